@@ -1,0 +1,45 @@
+// Byte strings, 32-byte hashes and hex. Small helpers used everywhere in the ledger.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace kontor {
+
+using Bytes = std::string;  // owned bytes; std::string so protobuf `bytes` fields need no copy
+
+struct Hash256 {
+  std::array<uint8_t, 32> data{};
+
+  static Hash256 FromBytes(std::string_view bytes);  // REQUIRES: bytes.size() == 32
+  static std::optional<Hash256> FromHex(std::string_view hex);
+  std::string_view view() const { return {reinterpret_cast<const char*>(data.data()), 32}; }
+  Bytes bytes() const { return Bytes(view()); }
+  std::string hex() const;
+  bool IsZero() const;
+  // Bit i counted from the most significant bit of byte 0 (the sparse Merkle tree's path order).
+  bool Bit(int i) const { return (data[i >> 3] >> (7 - (i & 7))) & 1; }
+  auto operator<=>(const Hash256&) const = default;
+};
+
+struct Hash256Hasher {
+  size_t operator()(const Hash256& h) const {
+    size_t v;
+    std::memcpy(&v, h.data.data(), sizeof v);
+    return v;
+  }
+};
+
+std::string HexEncode(std::string_view bytes);
+std::optional<Bytes> HexDecode(std::string_view hex);
+
+// Fixed-width big-endian encodings (heights in store keys sort by number).
+void PutBigEndian64(Bytes* out, uint64_t v);
+uint64_t GetBigEndian64(std::string_view in);  // REQUIRES: in.size() >= 8
+
+}  // namespace kontor

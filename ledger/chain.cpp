@@ -1,0 +1,210 @@
+#include "ledger/chain.h"
+
+#include "ledger/check.h"
+#include "ledger/codec.h"
+
+namespace kontor {
+
+namespace store_keys {
+std::string Block(uint64_t height) {
+  std::string k = "b";
+  PutBigEndian64(&k, height);
+  return k;
+}
+std::string BlockHeight(const Hash256& h) { return "h" + h.bytes(); }
+std::string Tx(const Hash256& txid) { return "t" + txid.bytes(); }
+std::string StateEntry(const Hash256& key) { return "s" + key.bytes(); }
+}  // namespace store_keys
+
+namespace {
+
+std::string TipValue(uint64_t height, const Hash256& hash) {
+  std::string v;
+  PutBigEndian64(&v, height);
+  v += hash.view();
+  return v;
+}
+
+void PutStateChanges(WriteBatch& batch, const std::map<Hash256, std::optional<std::string>>& changes, uint64_t height) {
+  std::string value;
+  for (const auto& [k, v] : changes) {
+    if (!v) {
+      batch.Delete(store_keys::StateEntry(k));
+      continue;
+    }
+    value.clear();
+    PutBigEndian64(&value, height);
+    value += *v;
+    batch.Put(store_keys::StateEntry(k), value);
+  }
+}
+
+}  // namespace
+
+Result GenesisState(const Genesis& genesis, Application& app, State* state) {
+  StateDelta delta(state);
+  KONTOR_RETURN_IF_ERROR(InitLedgerGenesis(genesis, delta));
+  KONTOR_RETURN_IF_ERROR(app.InitGenesis(genesis, delta));
+  auto changes = delta.SortedChanges();
+  SparseMerkleTree tree = state->Preview(changes);
+  state->Commit(std::move(changes), std::move(tree), 0);
+  return Result::Ok();
+}
+
+Chain::Chain(const ChainOptions& options, const Genesis& genesis, Application* app)
+    : options_(options),
+      genesis_(genesis),
+      app_(app),
+      pool_(options.threads),
+      cache_(options.signature_cache_entries),
+      state_(options.state_history_heights) {
+  executor_ = std::make_unique<Executor>(genesis_, *app_, pool_, &cache_);
+}
+
+Result Chain::Open(const ChainOptions& options, const Genesis& genesis, Application* app, std::unique_ptr<Chain>* out) {
+  std::unique_ptr<Chain> chain(new Chain(options, genesis, app));
+  KONTOR_RETURN_IF_ERROR(Store::Open(options.store, &chain->store_));
+  std::string stored_genesis;
+  Result r = chain->store_->Get(store_keys::kGenesis, &stored_genesis);
+  if (r.code() == Code::kNotFound) {
+    KONTOR_RETURN_IF_ERROR(chain->InitGenesis());
+  } else {
+    KONTOR_RETURN_IF_ERROR(r);
+    if (stored_genesis != genesis.hash.view())
+      return {Code::kMismatch, "store at " + options.store.path + " belongs to another chain (genesis " +
+                                   HexEncode(stored_genesis) + "), not to genesis " + genesis.hash.hex()};
+    KONTOR_RETURN_IF_ERROR(chain->Load());
+  }
+  *out = std::move(chain);
+  return Result::Ok();
+}
+
+Result Chain::InitGenesis() {
+  KONTOR_RETURN_IF_ERROR(GenesisState(genesis_, *app_, &state_));
+  WriteBatch batch;
+  std::map<Hash256, std::optional<std::string>> all;
+  state_.ForEach([&](const Hash256& k, const std::string& v) { all.emplace(k, v); });
+  PutStateChanges(batch, all, 0);
+  batch.Put(store_keys::kGenesis, genesis_.hash.view());
+  batch.Put(store_keys::kTip, TipValue(0, genesis_.hash));
+  KONTOR_RETURN_IF_ERROR(store_->Write(batch));
+  tip_ = ParentInfo{0, genesis_.hash, genesis_.genesis_time_ms, Hash256{}};
+  return Result::Ok();
+}
+
+Result Chain::Load() {
+  std::string tip_value;
+  KONTOR_RETURN_IF_ERROR(store_->Get(store_keys::kTip, &tip_value));
+  if (tip_value.size() != 40) return {Code::kCorruption, "store tip record is damaged"};
+  uint64_t height = GetBigEndian64(tip_value);
+  Hash256 tip_hash = Hash256::FromBytes(std::string_view(tip_value).substr(8));
+  Hash256 expected_root;
+  if (height == 0) {
+    State genesis_state;
+    KONTOR_RETURN_IF_ERROR(GenesisState(genesis_, *app_, &genesis_state));
+    expected_root = genesis_state.root();
+    tip_ = ParentInfo{0, genesis_.hash, genesis_.genesis_time_ms, Hash256{}};
+  } else {
+    v1::StoredBlock stored;
+    KONTOR_RETURN_IF_ERROR(GetBlock(height, &stored));
+    v1::BlockHeader header;
+    if (!header.ParseFromString(stored.block().header()) || header.state_root().size() != 32)
+      return {Code::kCorruption, "header of tip block " + std::to_string(height) + " is damaged"};
+    if (BlockHash(stored.block().header()) != tip_hash)
+      return {Code::kCorruption, "tip block " + std::to_string(height) + " does not hash to the recorded tip"};
+    expected_root = Hash256::FromBytes(header.state_root());
+    tip_ = ParentInfo{height, tip_hash, header.time_ms(), CommitHash(stored.commit())};
+  }
+  Result bad = Result::Ok();
+  KONTOR_RETURN_IF_ERROR(store_->Scan(store_keys::kStatePrefix, [&](std::string_view k, std::string_view v) {
+    if (k.size() != 33 || v.size() < 8) {
+      bad = Result(Code::kCorruption, "store holds a damaged state entry");
+      return false;
+    }
+    state_.Load(Hash256::FromBytes(k.substr(1)), std::string(v.substr(8)));
+    return true;
+  }));
+  KONTOR_RETURN_IF_ERROR(bad);
+  state_.Rebuild(height);
+  if (state_.root() != expected_root)
+    return {Code::kCorruption, "state loaded from the store has root " + state_.root().hex() + " but block " +
+                                   std::to_string(height) + " says " + expected_root.hex() +
+                                   "; the store is damaged (run `kontor audit replay` to find where)"};
+  return Result::Ok();
+}
+
+Result Chain::CommitBlock(const v1::Block& block, const v1::Commit& commit) {
+  ExecutedBlock executed;
+  KONTOR_RETURN_IF_ERROR(executor_->ExecuteBlock(block, commit, tip_, state_, &executed));
+  return CommitExecuted(std::move(executed));
+}
+
+Result Chain::CommitExecuted(ExecutedBlock&& executed) {
+  const v1::BlockHeader& h = executed.block.header;
+  KONTOR_CHECK(h.height() == tip_.height + 1);
+  WriteBatch batch;
+  v1::StoredBlock stored;
+  *stored.mutable_block() = executed.block.block;
+  *stored.mutable_commit() = executed.commit;
+  batch.Put(store_keys::Block(h.height()), CanonicalBytes(stored));
+  std::string height_bytes;
+  PutBigEndian64(&height_bytes, h.height());
+  batch.Put(store_keys::BlockHeight(executed.block.hash), height_bytes);
+  std::string location;
+  for (size_t i = 0; i < executed.block.txs.size(); ++i) {
+    location = height_bytes;
+    uint32_t index = static_cast<uint32_t>(i);
+    for (int shift = 24; shift >= 0; shift -= 8) location.push_back(static_cast<char>((index >> shift) & 0xff));
+    batch.Put(store_keys::Tx(executed.block.txs[i].txid), location);
+  }
+  PutStateChanges(batch, executed.changes, h.height());
+  batch.Put(store_keys::kTip, TipValue(h.height(), executed.block.hash));
+  KONTOR_RETURN_IF_ERROR(store_->Write(batch));
+  state_.Commit(std::move(executed.changes), std::move(executed.tree), h.height());
+  tip_ = ParentInfo{h.height(), executed.block.hash, h.time_ms(), CommitHash(executed.commit)};
+  return Result::Ok();
+}
+
+Result Chain::ProduceBlock(const std::vector<std::string_view>& candidates, uint64_t time_ms, const PrivateKey& proposer,
+                           RandomSource& random, ExecutedBlock* produced, std::vector<RejectedTx>* rejected) {
+  ExecutedBlock executed;
+  KONTOR_RETURN_IF_ERROR(executor_->ProposeBlock(candidates, time_ms, proposer, tip_, state_, random, &executed, rejected));
+  if (produced) {
+    produced->block = executed.block;
+    produced->commit = executed.commit;
+  }
+  return CommitExecuted(std::move(executed));
+}
+
+Result Chain::GetBlock(uint64_t height, v1::StoredBlock* out) const {
+  std::string bytes;
+  Result r = store_->Get(store_keys::Block(height), &bytes);
+  if (r.code() == Code::kNotFound) return {Code::kNotFound, "no block at height " + std::to_string(height)};
+  KONTOR_RETURN_IF_ERROR(r);
+  if (!out->ParseFromString(bytes)) return {Code::kCorruption, "stored block " + std::to_string(height) + " does not decode"};
+  return Result::Ok();
+}
+
+Result Chain::GetBlockHeight(const Hash256& hash, uint64_t* height) const {
+  std::string v;
+  Result r = store_->Get(store_keys::BlockHeight(hash), &v);
+  if (r.code() == Code::kNotFound) return {Code::kNotFound, "no block with hash " + hash.hex()};
+  KONTOR_RETURN_IF_ERROR(r);
+  if (v.size() != 8) return {Code::kCorruption, "block index entry is damaged"};
+  *height = GetBigEndian64(v);
+  return Result::Ok();
+}
+
+Result Chain::FindTx(const Hash256& txid, TxLocation* location) const {
+  std::string v;
+  Result r = store_->Get(store_keys::Tx(txid), &v);
+  if (r.code() == Code::kNotFound) return {Code::kNotFound, "tx " + txid.hex() + " is not in a committed block"};
+  KONTOR_RETURN_IF_ERROR(r);
+  if (v.size() != 12) return {Code::kCorruption, "tx index entry is damaged"};
+  location->height = GetBigEndian64(v);
+  location->index = 0;
+  for (int i = 8; i < 12; ++i) location->index = location->index << 8 | static_cast<uint8_t>(v[i]);
+  return Result::Ok();
+}
+
+}  // namespace kontor

@@ -1,0 +1,92 @@
+// The chain: a block store, the committed state and the executor, kept consistent.
+// Each block is committed in one synced LevelDB batch holding the block and its commit, the
+// tx index, the state changes and the new tip, so a crash at any point leaves the store at
+// the last whole block. Opening a store reloads the state and checks its root against the tip
+// header before anything else runs.
+//
+// Thread safety: not thread-safe; the node serialises access.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kontor/v1/block.pb.h"
+#include "ledger/application.h"
+#include "ledger/executor.h"
+#include "ledger/genesis.h"
+#include "ledger/state.h"
+#include "ledger/store.h"
+#include "ledger/thread_pool.h"
+
+namespace kontor {
+
+struct ChainOptions {
+  StoreOptions store;
+  size_t threads = 0;                    // signature-check threads; 0 = one per core
+  size_t state_history_heights = 64;     // heights whose state proofs can be served
+  size_t signature_cache_entries = 1 << 18;
+};
+
+// Store keys (see docs/protocol.md "Store layout").
+namespace store_keys {
+std::string Block(uint64_t height);         // "b" + height BE8 -> StoredBlock
+std::string BlockHeight(const Hash256& h);  // "h" + hash -> height BE8
+std::string Tx(const Hash256& txid);        // "t" + txid -> height BE8 + index BE4
+std::string StateEntry(const Hash256& key); // "s" + key -> height BE8 (last written) + value
+inline constexpr std::string_view kStatePrefix = "s";
+inline constexpr std::string_view kGenesis = "mgenesis";  // -> genesis hash
+inline constexpr std::string_view kTip = "mtip";          // -> height BE8 + block hash
+}  // namespace store_keys
+
+struct TxLocation {
+  uint64_t height = 0;
+  uint32_t index = 0;
+};
+
+class Chain {
+ public:
+  // Opens (creating at genesis if empty) the chain store. Errors: kStorage (cannot open or
+  // locked), kMismatch (the store belongs to another genesis), kCorruption (state or tip damaged).
+  static Result Open(const ChainOptions& options, const Genesis& genesis, Application* app, std::unique_ptr<Chain>* out);
+
+  uint64_t height() const { return tip_.height; }
+  const ParentInfo& tip() const { return tip_; }
+  const Genesis& genesis() const { return genesis_; }
+  const State& state() const { return state_; }
+  Executor& executor() { return *executor_; }
+  ThreadPool& pool() { return pool_; }
+  Store& store() { return *store_; }
+
+  // Verifies, executes and commits the next block with its commit certificate.
+  Result CommitBlock(const v1::Block& block, const v1::Commit& commit);
+  // Commits a block the executor has already verified (the proposer's own block).
+  Result CommitExecuted(ExecutedBlock&& executed);
+  // Single-validator block production: propose from candidates, then commit.
+  Result ProduceBlock(const std::vector<std::string_view>& candidates, uint64_t time_ms, const PrivateKey& proposer,
+                      RandomSource& random, ExecutedBlock* produced, std::vector<RejectedTx>* rejected);
+
+  Result GetBlock(uint64_t height, v1::StoredBlock* out) const;
+  Result GetBlockHeight(const Hash256& hash, uint64_t* height) const;
+  Result FindTx(const Hash256& txid, TxLocation* location) const;
+
+ private:
+  Chain(const ChainOptions& options, const Genesis& genesis, Application* app);
+  Result InitGenesis();
+  Result Load();
+
+  ChainOptions options_;
+  const Genesis& genesis_;
+  Application* app_;
+  ThreadPool pool_;
+  SignatureCache cache_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Store> store_;
+  State state_;
+  ParentInfo tip_;
+};
+
+// The state a genesis file defines (ledger part and application part).
+Result GenesisState(const Genesis& genesis, Application& app, State* state);
+
+}  // namespace kontor

@@ -1,0 +1,221 @@
+#include "ledger/executor.h"
+
+#include "ledger/accounts.h"
+#include "ledger/bech32m.h"
+#include "ledger/codec.h"
+#include "ledger/limits.h"
+#include "ledger/merkle.h"
+
+namespace kontor {
+
+SignatureCache::SignatureCache(size_t entries_max) : entries_max_(entries_max) {}
+
+bool SignatureCache::Contains(const Hash256& h) const {
+  std::lock_guard lock(mu_);
+  return set_.count(h) != 0;
+}
+
+void SignatureCache::Insert(const Hash256& h) {
+  std::lock_guard lock(mu_);
+  if (!set_.insert(h).second) return;
+  order_.push_back(h);
+  while (order_.size() > entries_max_) {
+    set_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+Executor::Executor(const Genesis& genesis, Application& app, ThreadPool& pool, SignatureCache* cache)
+    : genesis_(genesis), app_(app), pool_(pool), cache_(cache), validators_hash_(ValidatorsHash(genesis.validators)) {}
+
+Result Executor::CheckStateless(const DecodedTx& tx) const {
+  if (tx.body.fee() < genesis_.params.min_fee)
+    return {Code::kFeeTooLow, "fee " + std::to_string(tx.body.fee()) + " is below the minimum " +
+                                  std::to_string(genesis_.params.min_fee) + " " + genesis_.params.fee_asset};
+  return app_.CheckStateless(tx);
+}
+
+void Executor::DecodeAndVerify(const std::vector<std::string_view>& envelopes, std::vector<DecodedTx>* txs,
+                               std::vector<Result>* results) {
+  txs->clear();
+  txs->resize(envelopes.size());
+  results->assign(envelopes.size(), Result::Ok());
+  pool_.ParallelFor(envelopes.size(), [&](size_t i) {
+    DecodedTx& tx = (*txs)[i];
+    Result r = DecodeTx(envelopes[i], genesis_.chain_id, &tx);
+    if (r.ok()) r = CheckStateless(tx);
+    if (r.ok() && !(cache_ && cache_->Contains(tx.envelope_hash))) {
+      r = VerifyTxSignatures(tx);
+      if (r.ok() && cache_) cache_->Insert(tx.envelope_hash);
+    }
+    (*results)[i] = std::move(r);
+  });
+}
+
+Result Executor::ExecuteTx(const DecodedTx& tx, const BlockEnv& env, StateDelta& block_delta, uint64_t* fees) {
+  const v1::TxBody& body = tx.body;
+  if (body.expiry_height() != 0 && env.height > body.expiry_height())
+    return {Code::kExpired, "tx expired at height " + std::to_string(body.expiry_height()) + "; block is " +
+                                std::to_string(env.height)};
+  StateDelta sandbox(&block_delta);
+  v1::Account payer = LoadAccount(sandbox, tx.fee_payer());
+  if (body.nonce() < payer.nonce())
+    return {Code::kBadNonce, "nonce " + std::to_string(payer.nonce()) + " expected, got " + std::to_string(body.nonce()) +
+                                 " (already used) for " + EncodeAddress(tx.fee_payer())};
+  if (body.nonce() > payer.nonce())
+    return {Code::kNonceGap, "nonce " + std::to_string(payer.nonce()) + " expected, got " + std::to_string(body.nonce()) +
+                                 " for " + EncodeAddress(tx.fee_payer())};
+  if (body.fee() > 0) {
+    Result r = Debit(&payer, genesis_.params.fee_asset, body.fee(), tx.fee_payer());
+    if (!r.ok()) return {r.code(), "cannot pay the fee: " + r.message()};
+    if (*fees > UINT64_MAX - body.fee()) return {Code::kOverflow, "block fees exceed 2^64-1"};
+  }
+  payer.set_nonce(payer.nonce() + 1);
+  StoreAccount(sandbox, tx.fee_payer(), payer);
+  KONTOR_RETURN_IF_ERROR(app_.Apply(tx, env, sandbox));
+  *fees += body.fee();
+  sandbox.MergeInto(&block_delta);
+  return Result::Ok();
+}
+
+Result Executor::FinishBlock(const BlockEnv& env, const StateView& before, StateDelta& block_delta, uint64_t fees) {
+  if (fees > 0) {
+    v1::Account proposer = LoadAccount(block_delta, env.proposer);
+    Result r = Credit(&proposer, genesis_.params.fee_asset, fees);
+    if (!r.ok()) return {Code::kOverflow, "block " + std::to_string(env.height) + ": crediting fees: " + r.message()};
+    StoreAccount(block_delta, env.proposer, proposer);
+  }
+  KONTOR_RETURN_IF_ERROR(app_.EndBlock(env, block_delta));
+  Result r = app_.CheckInvariants(env, before, block_delta);
+  if (!r.ok()) return {Code::kInvariantBroken, "block " + std::to_string(env.height) + ": invariant broken: " + r.message()};
+  return Result::Ok();
+}
+
+Result Executor::CheckHeader(const DecodedBlock& block, const ParentInfo& parent) const {
+  const v1::BlockHeader& h = block.header;
+  auto bad = [&](Code code, const std::string& what) {
+    return Result(code, "block " + std::to_string(h.height()) + ": " + what);
+  };
+  if (h.height() != parent.height + 1)
+    return bad(Code::kBadHeight, "height " + std::to_string(parent.height + 1) + " expected");
+  if (h.prev_hash() != parent.hash.view())
+    return bad(Code::kBadPrevHash, "prev_hash " + HexEncode(h.prev_hash()) + " differs from block " +
+                                       std::to_string(parent.height) + "'s hash " + parent.hash.hex());
+  if (h.time_ms() < parent.time_ms)
+    return bad(Code::kBadTime, "time " + std::to_string(h.time_ms()) + " ms is before its parent's " +
+                                   std::to_string(parent.time_ms) + " ms");
+  if (h.last_commit_hash() != parent.commit_hash.view())
+    return bad(Code::kBadCommit, "last_commit_hash differs from the hash of block " + std::to_string(parent.height) + "'s commit");
+  if (h.validators_hash() != validators_hash_.view()) return bad(Code::kBadBlock, "validators_hash differs from the validator set's");
+  if (!genesis_.FindValidator(Hash256::FromBytes(h.proposer())))
+    return bad(Code::kBadBlock, "proposer " + HexEncode(h.proposer()) + " is not a validator");
+  return Result::Ok();
+}
+
+static BlockEnv EnvFor(const Genesis& genesis, const v1::BlockHeader& h, const ParentInfo& parent) {
+  BlockEnv env;
+  env.chain_id = genesis.chain_id;
+  env.height = h.height();
+  env.time_ms = h.time_ms();
+  env.prev_time_ms = parent.time_ms;
+  env.proposer = Hash256::FromBytes(h.proposer());
+  env.genesis = &genesis;
+  return env;
+}
+
+Result Executor::ExecuteBlock(const v1::Block& block, const v1::Commit& commit, const ParentInfo& parent,
+                              const State& state, ExecutedBlock* out) {
+  DecodedBlock& decoded = out->block;
+  KONTOR_RETURN_IF_ERROR(DecodeBlockHeader(block, genesis_, &decoded));
+  KONTOR_RETURN_IF_ERROR(CheckHeader(decoded, parent));
+  const v1::BlockHeader& h = decoded.header;
+  KONTOR_RETURN_IF_ERROR(VerifyCommit(commit, genesis_, h.height(), decoded.hash));
+
+  std::vector<std::string_view> envelopes(block.txs().begin(), block.txs().end());
+  std::vector<Result> results;
+  DecodeAndVerify(envelopes, &decoded.txs, &results);
+  decoded.leaf_hashes.resize(envelopes.size());
+  pool_.ParallelFor(envelopes.size(), [&](size_t i) { decoded.leaf_hashes[i] = MerkleLeafHash(envelopes[i]); });
+  for (size_t i = 0; i < results.size(); ++i)
+    if (!results[i].ok())
+      return {Code::kBadTxInBlock, "block " + std::to_string(h.height()) + " tx " + std::to_string(i) + ": " + results[i].ToString()};
+  if (MerkleRoot(decoded.leaf_hashes).view() != h.tx_root())
+    return {Code::kBadTxRoot, "block " + std::to_string(h.height()) + ": tx_root differs from the Merkle root of its txs"};
+
+  BlockEnv env = EnvFor(genesis_, h, parent);
+  StateDelta delta(&state);
+  uint64_t fees = 0;
+  for (size_t i = 0; i < decoded.txs.size(); ++i) {
+    Result r = ExecuteTx(decoded.txs[i], env, delta, &fees);
+    if (!r.ok())
+      return {Code::kBadTxInBlock, "block " + std::to_string(h.height()) + " tx " + std::to_string(i) + " (" +
+                                       decoded.txs[i].txid.hex() + "): " + r.ToString()};
+  }
+  KONTOR_RETURN_IF_ERROR(FinishBlock(env, state, delta, fees));
+  out->changes = delta.SortedChanges();
+  out->tree = state.Preview(out->changes);
+  if (out->tree.root_hash().view() != h.state_root())
+    return {Code::kBadStateRoot, "block " + std::to_string(h.height()) + ": state_root " + HexEncode(h.state_root()) +
+                                     " differs from the computed " + out->tree.root_hash().hex()};
+  out->commit = commit;
+  return Result::Ok();
+}
+
+Result Executor::ProposeBlock(const std::vector<std::string_view>& candidates, uint64_t time_ms, const PrivateKey& proposer,
+                              const ParentInfo& parent, const State& state, RandomSource& random, ExecutedBlock* out,
+                              std::vector<RejectedTx>* rejected) {
+  if (!genesis_.FindValidator(proposer.public_key()))
+    return {Code::kNotAuthorized, "key " + EncodeAddress(proposer.public_key()) + " is not a validator"};
+  if (genesis_.validators.size() != 1)
+    return {Code::kNotAuthorized, "single-validator block production needs a chain with exactly one validator"};
+  time_ms = std::max(time_ms, parent.time_ms);
+  std::vector<DecodedTx> txs;
+  std::vector<Result> results;
+  DecodeAndVerify(candidates, &txs, &results);
+
+  v1::BlockHeader h;
+  h.set_chain_id(genesis_.chain_id);
+  h.set_height(parent.height + 1);
+  h.set_time_ms(time_ms);
+  h.set_proposer(proposer.public_key().bytes());
+  BlockEnv env = EnvFor(genesis_, h, parent);
+  StateDelta delta(&state);
+  uint64_t fees = 0;
+  DecodedBlock& decoded = out->block;
+  decoded.txs.clear();
+  decoded.leaf_hashes.clear();
+  v1::Block& block = decoded.block;
+  block.Clear();
+  size_t bytes = 0;
+  for (size_t i = 0; i < txs.size(); ++i) {
+    Result r = results[i];
+    if (r.ok() && decoded.txs.size() >= genesis_.params.block_txs_max) break;
+    if (r.ok() && bytes + txs[i].envelope.size() + limits::kHeaderBytesMax > genesis_.params.block_bytes_max) break;
+    if (r.ok()) r = ExecuteTx(txs[i], env, delta, &fees);
+    if (!r.ok()) {
+      if (rejected) rejected->push_back({i, txs[i].txid, r});
+      continue;
+    }
+    bytes += txs[i].envelope.size();
+    decoded.leaf_hashes.push_back(MerkleLeafHash(txs[i].envelope));
+    *block.add_txs() = txs[i].envelope;
+    decoded.txs.push_back(std::move(txs[i]));
+  }
+  KONTOR_RETURN_IF_ERROR(FinishBlock(env, state, delta, fees));
+  out->changes = delta.SortedChanges();
+  out->tree = state.Preview(out->changes);
+
+  h.set_prev_hash(parent.hash.bytes());
+  h.set_tx_root(MerkleRoot(decoded.leaf_hashes).bytes());
+  h.set_state_root(out->tree.root_hash().bytes());
+  h.set_validators_hash(validators_hash_.bytes());
+  h.set_last_commit_hash(parent.commit_hash.bytes());
+  h.set_tx_count(static_cast<uint32_t>(decoded.txs.size()));
+  block.set_header(CanonicalBytes(h));
+  decoded.header = h;
+  decoded.hash = BlockHash(block.header());
+  out->commit = MakeCommit(genesis_.chain_id, h.height(), 0, decoded.hash, {&proposer}, random);
+  return Result::Ok();
+}
+
+}  // namespace kontor

@@ -1,0 +1,105 @@
+// Executes transactions and blocks: the one pipeline shared by the proposer, a validating node
+// and the auditor's replay. It reads state only through StateView and writes only into deltas;
+// persisting is the Chain's job.
+//
+// Per block: header checks and commit certificate; then, in parallel over the thread pool,
+// each tx is decoded, checked statelessly and its signatures verified (skipped when the
+// signature cache has already seen the exact envelope); then the txs run in order, each in a
+// sandbox; then end-of-block work, invariants, and the new state root.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "kontor/v1/block.pb.h"
+#include "ledger/application.h"
+#include "ledger/block.h"
+#include "ledger/genesis.h"
+#include "ledger/state.h"
+#include "ledger/thread_pool.h"
+#include "ledger/tx.h"
+
+namespace kontor {
+
+// Envelope hashes whose signatures verified. Bounded (FIFO eviction); thread-safe.
+class SignatureCache {
+ public:
+  explicit SignatureCache(size_t entries_max);
+  bool Contains(const Hash256& envelope_hash) const;
+  void Insert(const Hash256& envelope_hash);
+
+ private:
+  size_t entries_max_;
+  mutable std::mutex mu_;
+  std::unordered_set<Hash256, Hash256Hasher> set_;
+  std::deque<Hash256> order_;
+};
+
+// What a block builds on.
+struct ParentInfo {
+  uint64_t height = 0;
+  Hash256 hash;              // genesis hash at height 0
+  uint64_t time_ms = 0;      // genesis time at height 0
+  Hash256 commit_hash;       // zeros at height 0
+};
+
+struct ExecutedBlock {
+  DecodedBlock block;
+  v1::Commit commit;
+  std::map<Hash256, std::optional<std::string>> changes;
+  SparseMerkleTree tree;
+};
+
+struct RejectedTx {
+  size_t index;  // in the candidate list
+  Hash256 txid;  // zero if it did not decode
+  Result result;
+};
+
+class Executor {
+ public:
+  // REQUIRES: all arguments outlive the executor. `cache` may be null.
+  Executor(const Genesis& genesis, Application& app, ThreadPool& pool, SignatureCache* cache);
+
+  // Decodes, checks statelessly and verifies signatures of many envelopes in parallel.
+  // results[i] is Ok or the first failure of envelope i.
+  void DecodeAndVerify(const std::vector<std::string_view>& envelopes, std::vector<DecodedTx>* txs,
+                       std::vector<Result>* results);
+  // The stateless checks of one decoded tx beyond DecodeTx: fee floor and the application's.
+  Result CheckStateless(const DecodedTx& tx) const;
+  // Runs one tx (expiry, nonce, fee, payload) in a sandbox over `block_delta`; merges on success.
+  Result ExecuteTx(const DecodedTx& tx, const BlockEnv& env, StateDelta& block_delta, uint64_t* fees);
+  // Credits fees to the proposer, runs EndBlock and the invariants.
+  Result FinishBlock(const BlockEnv& env, const StateView& before, StateDelta& block_delta, uint64_t fees);
+
+  // Verifies and executes a block with its commit on top of `state`/`parent`.
+  // Errors name the height, the tx index and what differs.
+  Result ExecuteBlock(const v1::Block& block, const v1::Commit& commit, const ParentInfo& parent, const State& state,
+                      ExecutedBlock* out);
+
+  // Builds a block from candidate envelopes (in order, skipping those that fail, up to the
+  // block limits), signs it as `proposer` and commits it with the proposer's precommit alone.
+  // Only for a chain whose single validator is `proposer` (the devnet; consensus replaces it).
+  Result ProposeBlock(const std::vector<std::string_view>& candidates, uint64_t time_ms, const PrivateKey& proposer,
+                      const ParentInfo& parent, const State& state, RandomSource& random, ExecutedBlock* out,
+                      std::vector<RejectedTx>* rejected);
+
+  const Genesis& genesis() const { return genesis_; }
+
+ private:
+  Result CheckHeader(const DecodedBlock& block, const ParentInfo& parent) const;
+
+  const Genesis& genesis_;
+  Application& app_;
+  ThreadPool& pool_;
+  SignatureCache* cache_;
+  Hash256 validators_hash_;
+};
+
+}  // namespace kontor

@@ -1,0 +1,107 @@
+// State records and the layers they are read and written through.
+//
+//   StateView   read-only lookup of a record by its 32-byte state key
+//   StateDelta  a write layer over a view: per block, and per tx as a sandbox that is merged
+//               into the block's delta on success and dropped on failure (rippled's sandbox)
+//   State       the committed state: every record in memory plus its sparse Merkle tree, with
+//               the trees of the last `history` heights kept for proofs
+//
+// State keys: key = tagged_hash("kontor/state/key", kind byte || id). Record kinds below
+// ledger's own are reserved; applications number theirs from 16.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "ledger/bytes.h"
+#include "ledger/smt.h"
+
+namespace kontor {
+
+enum class RecordKind : uint8_t {
+  kAccount = 1,  // id: 32-byte key; value: v1::Account
+  kAsset = 2,    // id: symbol; value: v1::Asset
+  // Applications: 16..255.
+};
+
+Hash256 StateKey(uint8_t kind, std::string_view id);
+inline Hash256 StateKey(RecordKind kind, std::string_view id) { return StateKey(static_cast<uint8_t>(kind), id); }
+
+class StateView {
+ public:
+  virtual ~StateView() = default;
+  virtual std::optional<std::string> Get(const Hash256& key) const = 0;
+};
+
+class StateDelta final : public StateView {
+ public:
+  // REQUIRES: parent outlives this delta.
+  explicit StateDelta(const StateView* parent) : parent_(parent) {}
+
+  std::optional<std::string> Get(const Hash256& key) const override;
+  void Put(const Hash256& key, std::string value) { changes_[key] = std::move(value); }
+  void Erase(const Hash256& key) { changes_[key] = std::nullopt; }
+  // Typed writes: also remember which record (kind, id) the key belongs to, so end-of-block
+  // checks can visit every changed record of a kind.
+  void PutRecord(uint8_t kind, std::string_view id, std::string value);
+  void EraseRecord(uint8_t kind, std::string_view id);
+  // Calls fn(id) for each record of `kind` written through PutRecord/EraseRecord.
+  template <typename F>
+  void ForEachChangedRecord(uint8_t kind, F&& fn) const {
+    for (const auto& [key, record] : records_)
+      if (record.first == kind) fn(std::string_view(record.second));
+  }
+
+  // Moves this layer's changes into `target` (normally the delta this one was layered on).
+  void MergeInto(StateDelta* target);
+  // Changes sorted by key: what a block wrote (nullopt = erased).
+  std::map<Hash256, std::optional<std::string>> SortedChanges() const;
+  size_t size() const { return changes_.size(); }
+  bool empty() const { return changes_.empty(); }
+
+ private:
+  const StateView* parent_;
+  std::unordered_map<Hash256, std::optional<std::string>, Hash256Hasher> changes_;
+  std::unordered_map<Hash256, std::pair<uint8_t, std::string>, Hash256Hasher> records_;
+};
+
+class State final : public StateView {
+ public:
+  explicit State(size_t history_heights = 64) : history_heights_(history_heights) {}
+
+  std::optional<std::string> Get(const Hash256& key) const override;
+  const SparseMerkleTree& tree() const { return tree_; }
+  Hash256 root() const { return tree_.root_hash(); }
+  uint64_t height() const { return height_; }
+  size_t size() const { return values_.size(); }
+
+  // The tree this state would have after `changes`, without changing anything.
+  SparseMerkleTree Preview(const std::map<Hash256, std::optional<std::string>>& changes) const;
+  // Makes `changes` (with the tree Preview returned for them) the state at `height`.
+  void Commit(std::map<Hash256, std::optional<std::string>> changes, SparseMerkleTree tree, uint64_t height);
+  // Loads records without history (opening a store). Call Rebuild once after loading.
+  void Load(const Hash256& key, std::string value) { values_[key] = std::move(value); }
+  void Rebuild(uint64_t height);
+
+  // Proof of `key` against the root at `height`, if that height is still kept.
+  // Errors: kNotFound if the height is not kept.
+  Result Prove(const Hash256& key, uint64_t height, StateProof* proof, Hash256* root) const;
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const auto& [k, v] : values_) f(k, v);
+  }
+
+ private:
+  size_t history_heights_;
+  uint64_t height_ = 0;
+  std::unordered_map<Hash256, std::string, Hash256Hasher> values_;
+  SparseMerkleTree tree_;
+  std::deque<std::pair<uint64_t, SparseMerkleTree>> history_;  // oldest first, includes current
+};
+
+}  // namespace kontor
