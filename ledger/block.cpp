@@ -69,7 +69,7 @@ v1::Commit MakeCommit(std::string_view chain_id, uint64_t height, uint32_t round
   return commit;
 }
 
-Result DecodeBlockHeader(const v1::Block& block, const Genesis& genesis, DecodedBlock* out) {
+Result DecodeBlockHeader(v1::Block block, const Genesis& genesis, DecodedBlock* out) {
   KONTOR_RETURN_IF_ERROR(DecodeCanonical(block.header(), limits::kHeaderBytesMax, "block header", &out->header));
   const auto& h = out->header;
   auto bad = [&](Code code, const std::string& what) {
@@ -87,8 +87,8 @@ Result DecodeBlockHeader(const v1::Block& block, const Genesis& genesis, Decoded
     return bad(Code::kTooLarge, "is " + std::to_string(bytes) + " bytes; at most " + std::to_string(genesis.params.block_bytes_max));
   for (auto* field : {&h.prev_hash(), &h.tx_root(), &h.state_root(), &h.validators_hash(), &h.proposer(), &h.last_commit_hash()})
     if (field->size() != 32) return bad(Code::kBadBlock, "a hash or key field is not 32 bytes");
-  out->block = block;
   out->hash = BlockHash(block.header());
+  out->block = std::move(block);
   return Result::Ok();
 }
 

@@ -41,6 +41,6 @@ struct DecodedBlock {
 };
 
 // Decodes the header (canonical) and checks sizes; txs are decoded by the executor.
-Result DecodeBlockHeader(const v1::Block& block, const Genesis& genesis, DecodedBlock* out);
+Result DecodeBlockHeader(v1::Block block, const Genesis& genesis, DecodedBlock* out);
 
 }  // namespace kontor

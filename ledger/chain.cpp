@@ -1,6 +1,7 @@
 #include "ledger/chain.h"
 
 #include "ledger/check.h"
+#include "ledger/pipeline.h"
 #include "ledger/codec.h"
 
 namespace kontor {
@@ -137,6 +138,22 @@ Result Chain::CommitBlock(const v1::Block& block, const v1::Commit& commit) {
   ExecutedBlock executed;
   KONTOR_RETURN_IF_ERROR(executor_->ExecuteBlock(block, commit, tip_, state_, &executed));
   return CommitExecuted(std::move(executed));
+}
+
+Result Chain::CommitBlocks(const std::vector<std::pair<v1::Block, v1::Commit>>& blocks, size_t* committed) {
+  if (committed) *committed = 0;
+  return RunPipelined(*executor_, blocks.size(),
+                      [&](size_t i, v1::Block* block, v1::Commit* commit) {
+                        *block = blocks[i].first;
+                        *commit = blocks[i].second;
+                        return Result::Ok();
+                      },
+                      [&](size_t i, ExecutedBlock& verified) -> Result {
+                        KONTOR_RETURN_IF_ERROR(executor_->ExecuteVerified(tip_, state_, &verified));
+                        KONTOR_RETURN_IF_ERROR(CommitExecuted(std::move(verified)));
+                        if (committed) *committed = i + 1;
+                        return Result::Ok();
+                      });
 }
 
 Result Chain::CommitExecuted(ExecutedBlock&& executed) {

@@ -60,6 +60,10 @@ class Chain {
 
   // Verifies, executes and commits the next block with its commit certificate.
   Result CommitBlock(const v1::Block& block, const v1::Commit& commit);
+  // Commits a run of consecutive blocks (sync from peers, import), verifying block h+1's
+  // signatures on the pool while block h executes and commits. Stops at the first failure;
+  // the blocks before it stay committed. `committed` (optional) counts them.
+  Result CommitBlocks(const std::vector<std::pair<v1::Block, v1::Commit>>& blocks, size_t* committed = nullptr);
   // Commits a block the executor has already verified (the proposer's own block).
   Result CommitExecuted(ExecutedBlock&& executed);
   // Single-validator block production: propose from candidates, then commit.

@@ -125,23 +125,47 @@ static BlockEnv EnvFor(const Genesis& genesis, const v1::BlockHeader& h, const P
 
 Result Executor::ExecuteBlock(const v1::Block& block, const v1::Commit& commit, const ParentInfo& parent,
                               const State& state, ExecutedBlock* out) {
+  KONTOR_RETURN_IF_ERROR(VerifyStateless(block, commit, out));
+  return ExecuteVerified(parent, state, out);
+}
+
+Result Executor::VerifyStateless(v1::Block block, const v1::Commit& commit, ExecutedBlock* out) {
   DecodedBlock& decoded = out->block;
-  KONTOR_RETURN_IF_ERROR(DecodeBlockHeader(block, genesis_, &decoded));
-  KONTOR_RETURN_IF_ERROR(CheckHeader(decoded, parent));
+  KONTOR_RETURN_IF_ERROR(DecodeBlockHeader(std::move(block), genesis_, &decoded));
   const v1::BlockHeader& h = decoded.header;
   KONTOR_RETURN_IF_ERROR(VerifyCommit(commit, genesis_, h.height(), decoded.hash));
+  out->commit = commit;
 
-  std::vector<std::string_view> envelopes(block.txs().begin(), block.txs().end());
+  std::vector<std::string_view> envelopes(decoded.block.txs().begin(), decoded.block.txs().end());
   std::vector<Result> results;
-  DecodeAndVerify(envelopes, &decoded.txs, &results);
   decoded.leaf_hashes.resize(envelopes.size());
-  pool_.ParallelFor(envelopes.size(), [&](size_t i) { decoded.leaf_hashes[i] = MerkleLeafHash(envelopes[i]); });
+  decoded.txs.clear();
+  decoded.txs.resize(envelopes.size());
+  results.assign(envelopes.size(), Result::Ok());
+  // One pass per tx: decode, stateless checks, signatures, Merkle leaf.
+  pool_.ParallelFor(envelopes.size(), [&](size_t i) {
+    DecodedTx& tx = decoded.txs[i];
+    decoded.leaf_hashes[i] = MerkleLeafHash(envelopes[i]);
+    Result r = DecodeTx(envelopes[i], genesis_.chain_id, &tx);
+    if (r.ok()) r = CheckStateless(tx);
+    if (r.ok() && !(cache_ && cache_->Contains(tx.envelope_hash))) {
+      r = VerifyTxSignatures(tx);
+      if (r.ok() && cache_) cache_->Insert(tx.envelope_hash);
+    }
+    results[i] = std::move(r);
+  });
   for (size_t i = 0; i < results.size(); ++i)
     if (!results[i].ok())
       return {Code::kBadTxInBlock, "block " + std::to_string(h.height()) + " tx " + std::to_string(i) + ": " + results[i].ToString()};
   if (MerkleRoot(decoded.leaf_hashes).view() != h.tx_root())
     return {Code::kBadTxRoot, "block " + std::to_string(h.height()) + ": tx_root differs from the Merkle root of its txs"};
+  return Result::Ok();
+}
 
+Result Executor::ExecuteVerified(const ParentInfo& parent, const State& state, ExecutedBlock* out) {
+  DecodedBlock& decoded = out->block;
+  KONTOR_RETURN_IF_ERROR(CheckHeader(decoded, parent));
+  const v1::BlockHeader& h = decoded.header;
   BlockEnv env = EnvFor(genesis_, h, parent);
   StateDelta delta(&state);
   uint64_t fees = 0;
@@ -157,7 +181,6 @@ Result Executor::ExecuteBlock(const v1::Block& block, const v1::Commit& commit, 
   if (out->tree.root_hash().view() != h.state_root())
     return {Code::kBadStateRoot, "block " + std::to_string(h.height()) + ": state_root " + HexEncode(h.state_root()) +
                                      " differs from the computed " + out->tree.root_hash().hex()};
-  out->commit = commit;
   return Result::Ok();
 }
 

@@ -79,9 +79,17 @@ class Executor {
   Result FinishBlock(const BlockEnv& env, const StateView& before, StateDelta& block_delta, uint64_t fees);
 
   // Verifies and executes a block with its commit on top of `state`/`parent`.
-  // Errors name the height, the tx index and what differs.
+  // Errors name the height, the tx index and what differs. Equal to VerifyStateless followed
+  // by ExecuteVerified.
   Result ExecuteBlock(const v1::Block& block, const v1::Commit& commit, const ParentInfo& parent, const State& state,
                       ExecutedBlock* out);
+  // Stage 1, needing no state (so it can run for block h+1 while block h executes): header
+  // decoding, commit certificate, decoding and signatures of every tx (in parallel on the
+  // pool), tx root. Fills out->block and out->commit.
+  Result VerifyStateless(v1::Block block, const v1::Commit& commit, ExecutedBlock* out);
+  // Stage 2, serial: links to the parent, execution, invariants, state root.
+  // REQUIRES: VerifyStateless(…, out) succeeded. Does not use the pool.
+  Result ExecuteVerified(const ParentInfo& parent, const State& state, ExecutedBlock* out);
 
   // Builds a block from candidate envelopes (in order, skipping those that fail, up to the
   // block limits), signs it as `proposer` and commits it with the proposer's precommit alone.

@@ -4,6 +4,7 @@
 
 #include "ledger/chain.h"
 #include "ledger/executor.h"
+#include "ledger/pipeline.h"
 
 namespace kontor {
 
@@ -44,23 +45,38 @@ Result Replay(const Store& store, const Genesis& genesis, Application& app, Thre
 
   Executor executor(genesis, app, pool, /*cache=*/nullptr);
   ParentInfo parent{0, genesis.hash, genesis.genesis_time_ms, Hash256{}};
-  for (uint64_t height = 1; height <= report->tip_height; ++height) {
-    r = store.Get(store_keys::Block(height), &value);
-    if (!r.ok()) return fail(height, {Code::kCorruption, "block " + std::to_string(height) + " is missing from the store"});
-    v1::StoredBlock stored;
-    if (!stored.ParseFromString(value))
-      return fail(height, {Code::kCorruption, "block " + std::to_string(height) + " does not decode"});
-    ExecutedBlock executed;
-    r = executor.ExecuteBlock(stored.block(), stored.commit(), parent, state, &executed);
-    if (!r.ok()) return fail(height, r);
-    for (const auto& [k, v] : executed.changes) written_at[k] = height;
-    report->txs += executed.block.txs.size();
-    parent = ParentInfo{height, executed.block.hash, executed.block.header.time_ms(), CommitHash(executed.commit)};
-    state.Commit(std::move(executed.changes), std::move(executed.tree), height);
-    report->verified_height = height;
-    report->state_root = state.root();
-    if (progress) progress(height, report->tip_height);
-  }
+  uint64_t failed_height = 0;
+  r = RunPipelined(
+      executor, report->tip_height,
+      [&](size_t i, v1::Block* block, v1::Commit* commit) -> Result {
+        uint64_t height = i + 1;
+        std::string bytes;
+        Result got = store.Get(store_keys::Block(height), &bytes);
+        if (!got.ok()) return {Code::kCorruption, "block " + std::to_string(height) + " is missing from the store"};
+        v1::StoredBlock stored;
+        if (!stored.ParseFromString(bytes)) return {Code::kCorruption, "block " + std::to_string(height) + " does not decode"};
+        *block = std::move(*stored.mutable_block());
+        *commit = std::move(*stored.mutable_commit());
+        return Result::Ok();
+      },
+      [&](size_t i, ExecutedBlock& executed) -> Result {
+        uint64_t height = i + 1;
+        failed_height = height + 1;  // a stage-1 failure surfaces with the next block
+        Result stage2 = executor.ExecuteVerified(parent, state, &executed);
+        if (!stage2.ok()) {
+          failed_height = height;
+          return stage2;
+        }
+        for (const auto& [k, v] : executed.changes) written_at[k] = height;
+        report->txs += executed.block.txs.size();
+        parent = ParentInfo{height, executed.block.hash, executed.block.header.time_ms(), CommitHash(executed.commit)};
+        state.Commit(std::move(executed.changes), std::move(executed.tree), height);
+        report->verified_height = height;
+        report->state_root = state.root();
+        if (progress) progress(height, report->tip_height);
+        return Result::Ok();
+      });
+  if (!r.ok()) return fail(failed_height == 0 ? 1 : failed_height, r);
   if (parent.hash != recorded_tip_hash)
     return fail(report->tip_height, {Code::kCorruption, "the store's tip record names another block than block " +
                                                             std::to_string(report->tip_height)});

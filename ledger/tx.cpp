@@ -16,6 +16,8 @@ Hash256 ComputeTxid(std::string_view body_bytes) {
 
 Result DecodeTx(std::string_view envelope, std::string_view chain_id, DecodedTx* out) {
   KONTOR_RETURN_IF_ERROR(DecodeCanonical(envelope, limits::kTxBytesMax, "tx", &out->tx));
+  // Known as soon as the envelope decodes, so even a rejection can name its tx.
+  out->txid = ComputeTxid(out->tx.body());
   KONTOR_RETURN_IF_ERROR(DecodeCanonical(out->tx.body(), limits::kTxBytesMax, "tx body", &out->body));
   const v1::TxBody& body = out->body;
   if (body.chain_id() != chain_id)
@@ -29,7 +31,6 @@ Result DecodeTx(std::string_view envelope, std::string_view chain_id, DecodedTx*
     PublicKey key = Hash256::FromBytes(s);
     if (std::find(out->signers.begin(), out->signers.end(), key) != out->signers.end())
       return {Code::kDuplicateSigner, "signer " + EncodeAddress(key) + " is listed twice"};
-    if (!IsValidPublicKey(key)) return {Code::kBadKey, "signer key " + key.hex() + " is not a point on secp256k1"};
     out->signers.push_back(key);
   }
   if (body.payload_case() == v1::TxBody::PAYLOAD_NOT_SET) return {Code::kUnknownPayload, "tx body has no payload"};
@@ -49,15 +50,18 @@ Result DecodeTx(std::string_view envelope, std::string_view chain_id, DecodedTx*
   if (static_cast<size_t>(sigs.size()) != out->signers.size())
     return {Code::kUnexpectedSignature, "tx carries more signatures than signers"};
   out->envelope.assign(envelope);
-  out->txid = ComputeTxid(out->tx.body());
   out->envelope_hash = Sha256(envelope);
   return Result::Ok();
 }
 
 Result VerifyTxSignatures(const DecodedTx& tx) {
   for (size_t i = 0; i < tx.signers.size(); ++i) {
-    if (!VerifySignature(tx.signers[i], tx.txid, tx.tx.signatures(static_cast<int>(i)).signature()))
+    if (!VerifySignature(tx.signers[i], tx.txid, tx.tx.signatures(static_cast<int>(i)).signature())) {
+      // Parsing the key is part of verifying; only on failure do we ask which part failed.
+      if (!IsValidPublicKey(tx.signers[i]))
+        return {Code::kBadKey, "signer key " + tx.signers[i].hex() + " is not a point on secp256k1"};
       return {Code::kBadSignature, "signature of " + EncodeAddress(tx.signers[i]) + " does not verify for tx " + tx.txid.hex()};
+    }
   }
   return Result::Ok();
 }

@@ -26,8 +26,9 @@ struct DecodedTx {
 Hash256 ComputeTxid(std::string_view body_bytes);
 
 // Decodes an envelope and runs the stateless checks that need no application knowledge:
-// sizes, canonical envelope and body, chain id, signers (1..8, distinct, valid keys), and one
-// signature per signer in signer order. Signatures are NOT verified here (see VerifyTxSignatures).
+// sizes, canonical envelope and body, chain id, signers (1..8, distinct, 32 bytes), and one
+// signature per signer in signer order. Signatures are NOT verified here, and neither is that
+// signer keys are curve points: VerifyTxSignatures does both (kBadKey or kBadSignature).
 Result DecodeTx(std::string_view envelope, std::string_view chain_id, DecodedTx* out);
 
 // Verifies every signature of a decoded tx (kBadSignature names the signer).

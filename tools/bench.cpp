@@ -1,1 +1,232 @@
-int main() { return 0; }
+// kontor-bench: measures, in one run on one machine and one thread count,
+//   (a) the ceiling: raw BIP-340 verifications per second (libsecp256k1) over the very
+//       signatures the other pipelines check;
+//   (b) validate + apply + commit of blocks of signed transfers into a synced LevelDB store;
+//   (c) replay of that store from genesis (the auditor's check);
+// and prints each as tx/s and as a ratio to (a), plus peak RSS and bytes on disk per tx.
+// Ratios, not absolute numbers, are what we track (docs/performance.md).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "contracts/app.h"
+#include "ledger/chain.h"
+#include "ledger/genesis.h"
+#include "ledger/keys.h"
+#include "ledger/replay.h"
+#include "ledger/tx.h"
+
+namespace fs = std::filesystem;
+using namespace kontor;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+long PeakRssKiB() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+uint64_t DirBytes(const fs::path& dir) {
+  uint64_t total = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    if (entry.is_regular_file()) total += entry.file_size();
+  return total;
+}
+
+[[noreturn]] void Die(const std::string& what, const Result& r) {
+  std::fprintf(stderr, "kontor-bench: %s: %s\n", what.c_str(), r.ToString().c_str());
+  std::exit(1);
+}
+
+struct Job {
+  std::vector<std::pair<v1::Block, v1::Commit>> blocks;
+  std::vector<std::array<std::string, 3>> signatures;  // key, message, signature
+  uint64_t txs = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"kontor-bench: signature ceiling vs. block pipeline vs. replay, measured in one run"};
+  size_t blocks = 20, txs_per_block = 1000, accounts = 4000, threads = 0;
+  std::string dir;
+  bool keep = false;
+  double min_ratio = 0;
+  cli.add_option("--blocks", blocks, "blocks to validate, apply and commit")->capture_default_str();
+  cli.add_option("--txs-per-block", txs_per_block, "signed transfers per block")->capture_default_str();
+  cli.add_option("--accounts", accounts, "funded sender accounts")->capture_default_str();
+  cli.add_option("--threads", threads, "signature-check threads (0 = one per core)")->capture_default_str();
+  cli.add_option("--dir", dir, "where to put the store (default: a fresh temp dir, removed after)");
+  cli.add_flag("--keep", keep, "keep the store directory");
+  cli.add_option("--min-ratio", min_ratio, "exit 2 if (b) or (c) is below this ratio of (a)");
+  CLI11_PARSE(cli, argc, argv);
+  if (blocks == 0 || txs_per_block == 0 || accounts == 0) {
+    std::fprintf(stderr, "kontor-bench: --blocks, --txs-per-block and --accounts must be positive\n");
+    return 1;
+  }
+
+  ThreadPool pool(threads);
+  std::printf("kontor-bench: %zu blocks x %zu transfers, %zu accounts, %zu threads\n", blocks, txs_per_block, accounts,
+              pool.threads());
+
+  // Keys and genesis.
+  SeededRandom random(42);
+  PrivateKey validator = GeneratePrivateKey(random);
+  std::vector<PrivateKey> keys;
+  keys.reserve(accounts);
+  for (size_t i = 0; i < accounts; ++i) keys.push_back(GeneratePrivateKey(random));
+  Genesis genesis;
+  {
+    Genesis g;
+    g.chain_id = "kontor-bench";
+    g.genesis_time_ms = 1'767'225'600'000;
+    g.assets.push_back({"KTR", 6, std::nullopt});
+    for (const auto& k : keys) g.balances.push_back({k.public_key(), "KTR", 1'000'000'000'000});
+    g.validators.push_back({validator.public_key(), 1, "bench"});
+    g.params.fee_asset = "KTR";
+    g.params.min_fee = 1;
+    g.params.block_txs_max = std::max<uint64_t>(txs_per_block, 1);
+    g.params.block_bytes_max = 16 * 1024 * 1024;
+    Result r = ParseGenesis(WriteGenesisJson(g), &genesis);
+    if (!r.ok()) Die("genesis", r);
+  }
+
+  // Generate the blocks on an in-memory proposer chain (not timed).
+  std::printf("generating %zu signed transfers...\n", blocks * txs_per_block);
+  std::fflush(stdout);
+  Job job;
+  {
+    contracts::KontorApp app;
+    ChainOptions options;
+    options.store.in_memory = true;
+    options.store.sync = false;
+    std::unique_ptr<Chain> proposer;
+    Result r = Chain::Open(options, genesis, &app, &proposer);
+    if (!r.ok()) Die("proposer chain", r);
+    std::vector<uint64_t> nonces(accounts, 0);
+    size_t sender = 0;
+    std::vector<std::string> envelopes(txs_per_block);
+    for (size_t b = 0; b < blocks; ++b) {
+      // Sign in parallel: generation is not what we measure.
+      std::vector<std::pair<size_t, uint64_t>> plan(txs_per_block);
+      for (size_t i = 0; i < txs_per_block; ++i) {
+        plan[i] = {sender, nonces[sender]++};
+        sender = (sender + 1) % accounts;
+      }
+      pool.ParallelFor(txs_per_block, [&](size_t i) {
+        SeededRandom local(b * 1'000'003 + i);
+        const PrivateKey& from = keys[plan[i].first];
+        const PrivateKey& to = keys[(plan[i].first * 7 + 13 + b) % accounts];
+        v1::TxBody body;
+        body.set_chain_id(genesis.chain_id);
+        body.add_signers(from.public_key().bytes());
+        body.set_nonce(plan[i].second);
+        body.set_fee(1);
+        auto* t = body.mutable_transfer();
+        t->set_to(to.public_key().bytes());
+        t->set_asset("KTR");
+        t->set_amount(1000 + i);
+        v1::Tx tx;
+        tx.set_body(EncodeTxBody(body));
+        (void)SignTx(&tx, from, local);
+        envelopes[i] = EncodeTx(tx);
+      });
+      std::vector<std::string_view> candidates(envelopes.begin(), envelopes.end());
+      ExecutedBlock produced;
+      std::vector<RejectedTx> rejected;
+      r = proposer->ProduceBlock(candidates, genesis.genesis_time_ms + (b + 1) * 1000, validator, random, &produced,
+                                 &rejected);
+      if (!r.ok()) Die("produce block", r);
+      if (!rejected.empty()) Die("produce block", rejected.front().result);
+      for (const auto& tx : produced.block.txs)
+        job.signatures.push_back({tx.signers[0].bytes(), tx.txid.bytes(), tx.tx.signatures(0).signature()});
+      job.txs += produced.block.txs.size();
+      job.blocks.emplace_back(produced.block.block, produced.commit);
+    }
+  }
+
+  // (a) Ceiling: verify exactly these signatures, raw, on the same pool.
+  double ceiling_seconds = 1e30;
+  for (int round = 0; round < 2; ++round) {
+    std::atomic<size_t> failures{0};
+    auto start = Clock::now();
+    pool.ParallelFor(job.signatures.size(), [&](size_t i) {
+      const auto& s = job.signatures[i];
+      if (!VerifySignature(Hash256::FromBytes(s[0]), Hash256::FromBytes(s[1]), s[2])) ++failures;
+    });
+    ceiling_seconds = std::min(ceiling_seconds, Seconds(start));
+    if (failures) {
+      std::fprintf(stderr, "kontor-bench: %zu signatures failed to verify\n", failures.load());
+      return 1;
+    }
+  }
+  double ceiling = job.signatures.size() / ceiling_seconds;
+
+  // (b) Validate + apply + commit into a synced store on disk.
+  fs::path store_dir = dir.empty() ? fs::temp_directory_path() / ("kontor-bench-" + std::to_string(getpid())) : fs::path(dir);
+  fs::remove_all(store_dir);
+  contracts::KontorApp app;
+  double commit_seconds = 0;
+  Hash256 final_root;
+  {
+    ChainOptions options;
+    options.store.path = store_dir.string();
+    options.store.sync = true;
+    options.threads = pool.threads();
+    std::unique_ptr<Chain> chain;
+    Result r = Chain::Open(options, genesis, &app, &chain);
+    if (!r.ok()) Die("validator chain", r);
+    auto start = Clock::now();
+    r = chain->CommitBlocks(job.blocks);
+    if (!r.ok()) Die("commit blocks", r);
+    commit_seconds = Seconds(start);
+    final_root = chain->state().root();
+  }
+  double commit_rate = job.txs / commit_seconds;
+  uint64_t disk_bytes = DirBytes(store_dir);
+
+  // (c) Replay the store from genesis.
+  double replay_seconds = 0;
+  {
+    StoreOptions options;
+    options.path = store_dir.string();
+    options.create_if_missing = false;
+    std::unique_ptr<Store> store;
+    Result r = Store::Open(options, &store);
+    if (!r.ok()) Die("open store for replay", r);
+    ReplayReport report;
+    auto start = Clock::now();
+    r = Replay(*store, genesis, app, pool, &report);
+    replay_seconds = Seconds(start);
+    if (!r.ok()) Die("replay", r);
+    if (report.state_root != final_root) {
+      std::fprintf(stderr, "kontor-bench: replay state root differs from the committed one\n");
+      return 1;
+    }
+  }
+  double replay_rate = job.txs / replay_seconds;
+  if (!keep && dir.empty()) fs::remove_all(store_dir);
+
+  std::printf("\n%-44s %12s %8s\n", "pipeline", "tx/s", "ratio");
+  std::printf("%-44s %12.0f %8.2f\n", "(a) ceiling: BIP-340 verify (libsecp256k1)", ceiling, 1.0);
+  std::printf("%-44s %12.0f %8.2f\n", "(b) validate + apply + commit (synced)", commit_rate, commit_rate / ceiling);
+  std::printf("%-44s %12.0f %8.2f\n", "(c) replay from genesis", replay_rate, replay_rate / ceiling);
+  std::printf("\ntxs: %llu in %zu blocks; peak RSS: %.1f MiB; store: %.1f MiB, %.0f bytes/tx\n",
+              static_cast<unsigned long long>(job.txs), job.blocks.size(), PeakRssKiB() / 1024.0,
+              disk_bytes / 1048576.0, static_cast<double>(disk_bytes) / job.txs);
+  if (min_ratio > 0 && (commit_rate / ceiling < min_ratio || replay_rate / ceiling < min_ratio)) {
+    std::printf("below the required ratio %.2f\n", min_ratio);
+    return 2;
+  }
+  return 0;
+}
