@@ -28,6 +28,12 @@ Result VerifyCommit(const v1::Commit& commit, const Genesis& genesis, uint64_t h
   auto bad = [&](const std::string& what) {
     return Result(Code::kBadCommit, "commit for height " + std::to_string(height) + ": " + what);
   };
+  {
+    // A certificate is hashed into the next header: it must have exactly one encoding.
+    v1::Commit reparsed;
+    Result canonical = DecodeCanonical(CanonicalBytes(commit), limits::kCommitBytesMax, "commit", &reparsed);
+    if (!canonical.ok()) return bad(canonical.message());
+  }
   if (commit.height() != height) return bad("is for height " + std::to_string(commit.height()));
   if (commit.block_hash() != block_hash.view()) return bad("names another block");
   if (static_cast<size_t>(commit.signatures_size()) > genesis.validators.size()) return bad("has more signatures than validators");

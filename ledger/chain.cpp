@@ -89,7 +89,7 @@ Result Chain::InitGenesis() {
   batch.Put(store_keys::kGenesis, genesis_.hash.view());
   batch.Put(store_keys::kTip, TipValue(0, genesis_.hash));
   KONTOR_RETURN_IF_ERROR(store_->Write(batch));
-  tip_ = ParentInfo{0, genesis_.hash, genesis_.genesis_time_ms, Hash256{}};
+  tip_ = ParentInfo{0, genesis_.hash, genesis_.genesis_time_ms, {}};
   return Result::Ok();
 }
 
@@ -104,7 +104,7 @@ Result Chain::Load() {
     State genesis_state;
     KONTOR_RETURN_IF_ERROR(GenesisState(genesis_, *app_, &genesis_state));
     expected_root = genesis_state.root();
-    tip_ = ParentInfo{0, genesis_.hash, genesis_.genesis_time_ms, Hash256{}};
+    tip_ = ParentInfo{0, genesis_.hash, genesis_.genesis_time_ms, {}};
   } else {
     v1::StoredBlock stored;
     KONTOR_RETURN_IF_ERROR(GetBlock(height, &stored));
@@ -114,7 +114,7 @@ Result Chain::Load() {
     if (BlockHash(stored.block().header()) != tip_hash)
       return {Code::kCorruption, "tip block " + std::to_string(height) + " does not hash to the recorded tip"};
     expected_root = Hash256::FromBytes(header.state_root());
-    tip_ = ParentInfo{height, tip_hash, header.time_ms(), CommitHash(stored.commit())};
+    tip_ = ParentInfo{height, tip_hash, header.time_ms(), stored.commit()};
   }
   Result bad = Result::Ok();
   KONTOR_RETURN_IF_ERROR(store_->Scan(store_keys::kStatePrefix, [&](std::string_view k, std::string_view v) {
@@ -178,7 +178,7 @@ Result Chain::CommitExecuted(ExecutedBlock&& executed) {
   batch.Put(store_keys::kTip, TipValue(h.height(), executed.block.hash));
   KONTOR_RETURN_IF_ERROR(store_->Write(batch));
   state_.Commit(std::move(executed.changes), std::move(executed.tree), h.height());
-  tip_ = ParentInfo{h.height(), executed.block.hash, h.time_ms(), CommitHash(executed.commit)};
+  tip_ = ParentInfo{h.height(), executed.block.hash, h.time_ms(), executed.commit};
   return Result::Ok();
 }
 

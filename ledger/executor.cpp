@@ -8,6 +8,8 @@
 
 namespace kontor {
 
+Hash256 ParentInfo::CommitHashOrZero() const { return height == 0 ? Hash256{} : CommitHash(commit); }
+
 SignatureCache::SignatureCache(size_t entries_max) : entries_max_(entries_max) {}
 
 bool SignatureCache::Contains(const Hash256& h) const {
@@ -70,6 +72,7 @@ Result Executor::ExecuteTx(const DecodedTx& tx, const BlockEnv& env, StateDelta&
     if (!r.ok()) return {r.code(), "cannot pay the fee: " + r.message()};
     if (*fees > UINT64_MAX - body.fee()) return {Code::kOverflow, "block fees exceed 2^64-1"};
   }
+  if (payer.nonce() == UINT64_MAX) return {Code::kOverflow, "nonce of " + EncodeAddress(tx.fee_payer()) + " is exhausted"};
   payer.set_nonce(payer.nonce() + 1);
   StoreAccount(sandbox, tx.fee_payer(), payer);
   KONTOR_RETURN_IF_ERROR(app_.Apply(tx, env, sandbox));
@@ -82,7 +85,7 @@ Result Executor::FinishBlock(const BlockEnv& env, const StateView& before, State
   if (fees > 0) {
     v1::Account proposer = LoadAccount(block_delta, env.proposer);
     Result r = Credit(&proposer, genesis_.params.fee_asset, fees);
-    if (!r.ok()) return {Code::kOverflow, "block " + std::to_string(env.height) + ": crediting fees: " + r.message()};
+    if (!r.ok()) return {r.code(), "block " + std::to_string(env.height) + ": crediting fees to the proposer: " + r.message()};
     StoreAccount(block_delta, env.proposer, proposer);
   }
   KONTOR_RETURN_IF_ERROR(app_.EndBlock(env, block_delta));
@@ -104,8 +107,6 @@ Result Executor::CheckHeader(const DecodedBlock& block, const ParentInfo& parent
   if (h.time_ms() < parent.time_ms)
     return bad(Code::kBadTime, "time " + std::to_string(h.time_ms()) + " ms is before its parent's " +
                                    std::to_string(parent.time_ms) + " ms");
-  if (h.last_commit_hash() != parent.commit_hash.view())
-    return bad(Code::kBadCommit, "last_commit_hash differs from the hash of block " + std::to_string(parent.height) + "'s commit");
   if (h.validators_hash() != validators_hash_.view()) return bad(Code::kBadBlock, "validators_hash differs from the validator set's");
   if (!genesis_.FindValidator(Hash256::FromBytes(h.proposer())))
     return bad(Code::kBadBlock, "proposer " + HexEncode(h.proposer()) + " is not a validator");
@@ -135,6 +136,19 @@ Result Executor::VerifyStateless(v1::Block block, const v1::Commit& commit, Exec
   const v1::BlockHeader& h = decoded.header;
   KONTOR_RETURN_IF_ERROR(VerifyCommit(commit, genesis_, h.height(), decoded.hash));
   out->commit = commit;
+  // The parent's certificate travels in the block; check it against the header here (it needs
+  // no state), and its link to the actual parent (prev_hash) in CheckHeader.
+  const v1::Block& b = decoded.block;
+  if (h.height() == 1) {
+    if (b.has_last_commit() || h.last_commit_hash() != Hash256{}.view())
+      return {Code::kBadCommit, "block 1: has a last commit, but the genesis has none"};
+  } else {
+    if (!b.has_last_commit()) return {Code::kBadCommit, "block " + std::to_string(h.height()) + ": last_commit is missing"};
+    if (CommitHash(b.last_commit()).view() != h.last_commit_hash())
+      return {Code::kBadCommit, "block " + std::to_string(h.height()) + ": last_commit does not hash to last_commit_hash"};
+    Result r = VerifyCommit(b.last_commit(), genesis_, h.height() - 1, Hash256::FromBytes(h.prev_hash()));
+    if (!r.ok()) return {Code::kBadCommit, "block " + std::to_string(h.height()) + ": last_commit: " + r.message()};
+  }
 
   std::vector<std::string_view> envelopes(decoded.block.txs().begin(), decoded.block.txs().end());
   std::vector<Result> results;
@@ -232,7 +246,8 @@ Result Executor::ProposeBlock(const std::vector<std::string_view>& candidates, u
   h.set_tx_root(MerkleRoot(decoded.leaf_hashes).bytes());
   h.set_state_root(out->tree.root_hash().bytes());
   h.set_validators_hash(validators_hash_.bytes());
-  h.set_last_commit_hash(parent.commit_hash.bytes());
+  h.set_last_commit_hash(parent.CommitHashOrZero().bytes());
+  if (parent.height > 0) *block.mutable_last_commit() = parent.commit;
   h.set_tx_count(static_cast<uint32_t>(decoded.txs.size()));
   block.set_header(CanonicalBytes(h));
   decoded.header = h;

@@ -46,7 +46,8 @@ struct ParentInfo {
   uint64_t height = 0;
   Hash256 hash;              // genesis hash at height 0
   uint64_t time_ms = 0;      // genesis time at height 0
-  Hash256 commit_hash;       // zeros at height 0
+  v1::Commit commit;         // its commit certificate (empty at height 0)
+  Hash256 CommitHashOrZero() const;  // CommitHash(commit), zeros at height 0
 };
 
 struct ExecutedBlock {

@@ -65,7 +65,18 @@ uint64_t Genesis::TotalPower() const {
   return total;
 }
 
+static Result ParseGenesisChecked(std::string_view text, Genesis* out);
+
 Result ParseGenesis(std::string_view text, Genesis* out) {
+  try {
+    return ParseGenesisChecked(text, out);
+  } catch (const nlohmann::json::exception& e) {
+    // A field of the wrong JSON type (e.g. a number where a string belongs).
+    return Bad(std::string("a field has the wrong type: ") + e.what());
+  }
+}
+
+static Result ParseGenesisChecked(std::string_view text, Genesis* out) {
   if (text.size() > limits::kGenesisBytesMax) return {Code::kTooLarge, "genesis file is larger than 16 MiB"};
   json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return Bad("not a JSON object");
@@ -109,6 +120,7 @@ Result ParseGenesis(std::string_view text, Genesis* out) {
       bal.asset = b.value("asset", "");
       if (!g.FindAsset(bal.asset)) return {Code::kUnknownAsset, "genesis: " + where + ".asset '" + bal.asset + "' is not declared in 'assets'"};
       KONTOR_RETURN_IF_ERROR(ParseAmount(b.value("amount", json()), where + ".amount", &bal.amount));
+      if (bal.amount == 0) return {Code::kBadAmount, "genesis: " + where + ".amount must be greater than zero"};
       g.balances.push_back(std::move(bal));
     }
   }

@@ -23,7 +23,6 @@ inline constexpr std::string_view kStateKey = "kontor/state/key";
 inline constexpr std::string_view kStateValue = "kontor/state/value";
 inline constexpr std::string_view kStateLeaf = "kontor/state/leaf";
 inline constexpr std::string_view kStateNode = "kontor/state/node";
-inline constexpr std::string_view kSigCache = "kontor/sigcache";
 }  // namespace tags
 
 // A tagged hasher with the 64-byte tag prefix absorbed once (midstate reused per hash).

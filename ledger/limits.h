@@ -17,10 +17,10 @@ inline constexpr size_t kBlockTxsMax = 10'000;
 inline constexpr size_t kBlockBytesMax = 16 * 1024 * 1024;  // all tx envelopes + header
 inline constexpr size_t kHeaderBytesMax = 1024;
 inline constexpr size_t kValidatorsMax = 128;
+inline constexpr size_t kCommitBytesMax = 128 * 120;            // 128 signatures of ~110 bytes
 inline constexpr size_t kGenesisBytesMax = 16 * 1024 * 1024;
 inline constexpr size_t kGenesisAssetsMax = 256;
 inline constexpr size_t kAccountBalancesMax = 64;          // distinct assets held by one account
 inline constexpr size_t kStateProofDepthMax = 256;
-inline constexpr size_t kSignatureCacheEntriesMax = 1 << 20;
 
 }  // namespace kontor::limits

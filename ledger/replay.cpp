@@ -44,7 +44,7 @@ Result Replay(const Store& store, const Genesis& genesis, Application& app, Thre
   state.ForEach([&](const Hash256& k, const std::string&) { written_at[k] = 0; });
 
   Executor executor(genesis, app, pool, /*cache=*/nullptr);
-  ParentInfo parent{0, genesis.hash, genesis.genesis_time_ms, Hash256{}};
+  ParentInfo parent{0, genesis.hash, genesis.genesis_time_ms, {}};
   uint64_t failed_height = 0;
   r = RunPipelined(
       executor, report->tip_height,
@@ -69,7 +69,7 @@ Result Replay(const Store& store, const Genesis& genesis, Application& app, Thre
         }
         for (const auto& [k, v] : executed.changes) written_at[k] = height;
         report->txs += executed.block.txs.size();
-        parent = ParentInfo{height, executed.block.hash, executed.block.header.time_ms(), CommitHash(executed.commit)};
+        parent = ParentInfo{height, executed.block.hash, executed.block.header.time_ms(), executed.commit};
         state.Commit(std::move(executed.changes), std::move(executed.tree), height);
         report->verified_height = height;
         report->state_root = state.root();

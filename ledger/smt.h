@@ -5,8 +5,10 @@
 //   hash(subtree with one leaf)    = leaf_hash = tagged_hash("kontor/state/leaf", key || value_hash)
 //   hash(any other subtree)        = tagged_hash("kontor/state/node", hash(left) || hash(right))
 // where the path of a key is its bits, most significant bit of byte 0 first (0 = left).
-// A subtree holding a single leaf hashes to that leaf at any depth, so the tree stored here
-// has internal nodes only where two keys' paths part: depth ~ log2(size), not 256.
+// A subtree holding a single leaf hashes to that leaf at any depth, so leaves sit just below
+// the point where their path parts from every other key's: depth ~ log2(size), not 256.
+// (Keys sharing a long prefix still get one internal node per shared bit, each with an empty
+// sibling, exactly as the full-depth definition requires.)
 //
 // Trees are immutable and share structure: Apply returns a new tree and leaves this one
 // intact, so keeping the trees of recent heights (to serve proofs) costs only their changed

@@ -43,6 +43,11 @@ Result DecodeTx(std::string_view envelope, std::string_view chain_id, DecodedTx*
       return {Code::kUnexpectedSignature, "tx carries a signature by " + EncodeAddress(key) + ", which is not a signer"};
   }
   for (size_t i = 0; i < out->signers.size(); ++i) {
+    bool signed_somewhere = false;
+    for (const auto& s : sigs) signed_somewhere |= s.signer() == out->signers[i].view();
+    if (signed_somewhere && (static_cast<int>(i) >= sigs.size() || sigs[static_cast<int>(i)].signer() != out->signers[i].view()))
+      return {Code::kNonCanonical, "signatures are not in the order of the signers (signer " + std::to_string(i + 1) +
+                                       " signed at another position)"};
     if (static_cast<int>(i) >= sigs.size() || sigs[static_cast<int>(i)].signer() != out->signers[i].view())
       return {Code::kMissingSignature, "signer " + std::to_string(i + 1) + " of " + std::to_string(out->signers.size()) +
                                            " (" + EncodeAddress(out->signers[i]) + ") has not signed"};

@@ -110,7 +110,28 @@ TEST_CASE("tampered blocks are rejected with their code and change nothing", "[c
     CHECK(follower->state().root() == root);
   };
 
-  SECTION("wrong height") { auto x = h; x.set_height(2); rejects(Resign(env, block, x), Code::kBadHeight); }
+  SECTION("a block that does not follow the tip") {
+    auto second = ProduceTransfers(env);  // a valid block 2, offered at height 0
+    rejects(second, Code::kBadHeight);
+  }
+  SECTION("block 2 without, or with a damaged, last commit") {
+    auto [block2, commit2] = ProduceTransfers(env);
+    REQUIRE(follower->CommitBlock(block, commit).ok());
+    root = follower->state().root();
+    auto missing = block2;
+    missing.clear_last_commit();
+    Result r = follower->CommitBlock(missing, commit2);
+    CHECK(r.code() == Code::kBadCommit);
+    CHECK_THAT(r.message(), Catch::Contains("last_commit is missing"));
+    auto damaged = block2;
+    damaged.mutable_last_commit()->mutable_signatures(0)->mutable_signature()->at(3) ^= 1;
+    r = follower->CommitBlock(damaged, commit2);
+    CHECK(r.code() == Code::kBadCommit);
+    CHECK(follower->height() == 1);
+    CHECK(follower->state().root() == root);
+    REQUIRE(follower->CommitBlock(block2, commit2).ok());
+    return;
+  }
   SECTION("wrong prev hash") { auto x = h; x.set_prev_hash(std::string(32, 'x')); rejects(Resign(env, block, x), Code::kBadPrevHash); }
   SECTION("time before the parent") { auto x = h; x.set_time_ms(env.genesis().genesis_time_ms - 1); rejects(Resign(env, block, x), Code::kBadTime); }
   SECTION("wrong tx root") { auto x = h; x.set_tx_root(std::string(32, 'r')); rejects(Resign(env, block, x), Code::kBadTxRoot); }
