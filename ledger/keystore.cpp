@@ -58,7 +58,18 @@ Result UintField(const json& obj, const char* name, uint64_t* out) {
   return Result::Ok();
 }
 
+Result ParseAndDeriveChecked(std::string_view text, std::string_view passphrase, Parsed* p);
+
+// A field of the wrong JSON type makes nlohmann throw; a damaged key file must be an error, not a crash.
 Result ParseAndDerive(std::string_view text, std::string_view passphrase, Parsed* p) {
+  try {
+    return ParseAndDeriveChecked(text, passphrase, p);
+  } catch (const nlohmann::json::exception& e) {
+    return Malformed(std::string("a field has the wrong type (") + e.what() + ")");
+  }
+}
+
+Result ParseAndDeriveChecked(std::string_view text, std::string_view passphrase, Parsed* p) {
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) return Malformed("not a JSON object");
   if (!doc.contains("version") || doc["version"] != 3) return Malformed("'version' is not 3");

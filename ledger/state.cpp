@@ -67,6 +67,7 @@ void State::Commit(std::map<Hash256, std::optional<std::string>> changes, Sparse
   tree_ = std::move(tree);
   KONTOR_CHECK(tree_.size() == values_.size());
   height_ = height;
+  if (!history_.empty() && history_.back().first == height) history_.pop_back();  // re-commit of a height
   history_.emplace_back(height, tree_);
   while (history_.size() > history_heights_) history_.pop_front();
 }

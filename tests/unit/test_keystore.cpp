@@ -310,6 +310,42 @@ TEST_CASE("Keystore: malformed files give kMalformed", "[keystore]") {
   }
 }
 
+TEST_CASE("Keystore: string fields of another JSON type give kMalformed, not an exception", "[keystore]") {
+  // keystore.h: "kMalformed (not a v3 keystore; the message names the field)". A hostile or
+  // damaged key file must not throw out of DecryptKeystore.
+  const json base = json::parse(FastKeyfile(15, "pw"));
+  struct Mutation {
+    const char* name;
+    std::function<void(json&)> apply;
+  };
+  const std::vector<Mutation> mutations = {
+      {"cipher is a number", [](json& d) { d["crypto"]["cipher"] = 5; }},
+      {"cipher is null", [](json& d) { d["crypto"]["cipher"] = nullptr; }},
+      {"kdf is a number", [](json& d) { d["crypto"]["kdf"] = 7; }},
+      {"kdf is an object", [](json& d) { d["crypto"]["kdf"] = json::object(); }},
+      {"prf is null",
+       [](json& d) {
+         d["crypto"]["kdf"] = "pbkdf2";
+         d["crypto"]["kdfparams"]["c"] = 1;
+         d["crypto"]["kdfparams"]["prf"] = nullptr;
+       }},
+  };
+  for (const Mutation& m : mutations) {
+    INFO("mutation: " << m.name);
+    json doc = base;
+    m.apply(doc);
+    Bytes out = "unchanged";
+    Result r;
+    CHECK_NOTHROW(r = DecryptKeystore(doc.dump(), "pw", &out));
+    CHECK(r.code() == Code::kMalformed);
+    CHECK(out == "unchanged");
+    Bytes derived;
+    Result r2;
+    CHECK_NOTHROW(r2 = DeriveKeystoreKey(doc.dump(), "pw", &derived));
+    CHECK(r2.code() == Code::kMalformed);
+  }
+}
+
 TEST_CASE("Keystore: KDF parameters over the limits give kTooLarge without deriving", "[keystore]") {
   const json base = json::parse(FastKeyfile(14, "pw"));
   struct Case {
