@@ -26,7 +26,7 @@ std::string TipValue(uint64_t height, const Hash256& hash) {
   return v;
 }
 
-void PutStateChanges(WriteBatch& batch, const std::map<Hash256, std::optional<std::string>>& changes, uint64_t height) {
+void PutStateChanges(WriteBatch& batch, const StateChanges& changes, uint64_t height) {
   std::string value;
   for (const auto& [k, v] : changes) {
     if (!v) {
@@ -46,7 +46,7 @@ Result GenesisState(const Genesis& genesis, Application& app, State* state) {
   StateDelta delta(state);
   KONTOR_RETURN_IF_ERROR(InitLedgerGenesis(genesis, delta));
   KONTOR_RETURN_IF_ERROR(app.InitGenesis(genesis, delta));
-  auto changes = delta.SortedChanges();
+  auto changes = delta.TakeSortedChanges();
   SparseMerkleTree tree = state->Preview(changes);
   state->Commit(std::move(changes), std::move(tree), 0);
   return Result::Ok();
@@ -83,8 +83,8 @@ Result Chain::Open(const ChainOptions& options, const Genesis& genesis, Applicat
 Result Chain::InitGenesis() {
   KONTOR_RETURN_IF_ERROR(GenesisState(genesis_, *app_, &state_));
   WriteBatch batch;
-  std::map<Hash256, std::optional<std::string>> all;
-  state_.ForEach([&](const Hash256& k, const std::string& v) { all.emplace(k, v); });
+  StateChanges all;
+  state_.ForEach([&](const Hash256& k, const std::string& v) { all.emplace_back(k, v); });
   PutStateChanges(batch, all, 0);
   batch.Put(store_keys::kGenesis, genesis_.hash.view());
   batch.Put(store_keys::kTip, TipValue(0, genesis_.hash));

@@ -190,7 +190,7 @@ Result Executor::ExecuteVerified(const ParentInfo& parent, const State& state, E
                                        decoded.txs[i].txid.hex() + "): " + r.ToString()};
   }
   KONTOR_RETURN_IF_ERROR(FinishBlock(env, state, delta, fees));
-  out->changes = delta.SortedChanges();
+  out->changes = delta.TakeSortedChanges();
   out->tree = state.Preview(out->changes);
   if (out->tree.root_hash().view() != h.state_root())
     return {Code::kBadStateRoot, "block " + std::to_string(h.height()) + ": state_root " + HexEncode(h.state_root()) +
@@ -239,7 +239,7 @@ Result Executor::ProposeBlock(const std::vector<std::string_view>& candidates, u
     decoded.txs.push_back(std::move(txs[i]));
   }
   KONTOR_RETURN_IF_ERROR(FinishBlock(env, state, delta, fees));
-  out->changes = delta.SortedChanges();
+  out->changes = delta.TakeSortedChanges();
   out->tree = state.Preview(out->changes);
 
   h.set_prev_hash(parent.hash.bytes());

@@ -53,7 +53,7 @@ struct ParentInfo {
 struct ExecutedBlock {
   DecodedBlock block;
   v1::Commit commit;
-  std::map<Hash256, std::optional<std::string>> changes;
+  StateChanges changes;
   SparseMerkleTree tree;
 };
 

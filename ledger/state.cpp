@@ -1,45 +1,95 @@
 #include "ledger/state.h"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 
 #include "ledger/check.h"
 #include "ledger/hash.h"
 
 namespace kontor {
 
-Hash256 StateKey(uint8_t kind, std::string_view id) {
+namespace {
+
+Hash256 ComputeStateKey(uint8_t kind, std::string_view id) {
   static const TaggedHasher& h = Tagged(tags::kStateKey);
   char k = static_cast<char>(kind);
   return h.Hash(std::string_view(&k, 1), id);
 }
 
+// StateKey is a pure function called ~13 times per transfer for the same few accounts (every
+// load and store). A small per-thread memo turns those hashes into lookups. Bounded: cleared
+// when full, so memory stays under ~4 MiB per thread.
+struct MemoKey {
+  std::array<char, 41> bytes{};  // kind, length, id (ids of up to 39 bytes are memoised)
+  bool operator==(const MemoKey&) const = default;
+};
+struct MemoKeyHasher {
+  size_t operator()(const MemoKey& k) const { return std::hash<std::string_view>()({k.bytes.data(), k.bytes.size()}); }
+};
+constexpr size_t kStateKeyMemoEntriesMax = 32 * 1024;
+constexpr size_t kStateKeyMemoIdBytesMax = 39;
+
+}  // namespace
+
+Hash256 StateKey(uint8_t kind, std::string_view id) {
+  if (id.size() > kStateKeyMemoIdBytesMax) return ComputeStateKey(kind, id);
+  thread_local std::unordered_map<MemoKey, Hash256, MemoKeyHasher> memo;
+  MemoKey k;
+  k.bytes[0] = static_cast<char>(kind);
+  k.bytes[1] = static_cast<char>(id.size());
+  std::memcpy(k.bytes.data() + 2, id.data(), id.size());
+  auto it = memo.find(k);
+  if (it != memo.end()) return it->second;
+  if (memo.size() >= kStateKeyMemoEntriesMax) memo.clear();
+  Hash256 key = ComputeStateKey(kind, id);
+  memo.emplace(k, key);
+  return key;
+}
+
 std::optional<std::string> StateDelta::Get(const Hash256& key) const {
   auto it = changes_.find(key);
-  if (it != changes_.end()) return it->second;
+  if (it != changes_.end()) return it->second.value;
   return parent_ ? parent_->Get(key) : std::nullopt;
 }
 
 void StateDelta::PutRecord(uint8_t kind, std::string_view id, std::string value) {
-  Hash256 key = StateKey(kind, id);
-  changes_[key] = std::move(value);
-  records_.try_emplace(key, kind, std::string(id));
+  Entry& e = changes_[StateKey(kind, id)];
+  e.value = std::move(value);
+  if (e.kind == 0) {
+    e.kind = kind;
+    e.id.assign(id);
+  }
 }
 
 void StateDelta::EraseRecord(uint8_t kind, std::string_view id) {
-  Hash256 key = StateKey(kind, id);
-  changes_[key] = std::nullopt;
-  records_.try_emplace(key, kind, std::string(id));
+  Entry& e = changes_[StateKey(kind, id)];
+  e.value = std::nullopt;
+  if (e.kind == 0) {
+    e.kind = kind;
+    e.id.assign(id);
+  }
 }
 
 void StateDelta::MergeInto(StateDelta* target) {
-  for (auto& [k, v] : changes_) target->changes_[k] = std::move(v);
-  for (auto& [k, r] : records_) target->records_.try_emplace(k, std::move(r));
+  for (auto& [k, e] : changes_) {
+    Entry& t = target->changes_[k];
+    t.value = std::move(e.value);
+    if (t.kind == 0 && e.kind != 0) {
+      t.kind = e.kind;
+      t.id = std::move(e.id);
+    }
+  }
   changes_.clear();
-  records_.clear();
 }
 
-std::map<Hash256, std::optional<std::string>> StateDelta::SortedChanges() const {
-  return {changes_.begin(), changes_.end()};
+StateChanges StateDelta::TakeSortedChanges() {
+  StateChanges out;
+  out.reserve(changes_.size());
+  for (auto& [k, e] : changes_) out.emplace_back(k, std::move(e.value));
+  changes_.clear();
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
 }
 
 std::optional<std::string> State::Get(const Hash256& key) const {
@@ -48,7 +98,7 @@ std::optional<std::string> State::Get(const Hash256& key) const {
   return it->second;
 }
 
-SparseMerkleTree State::Preview(const std::map<Hash256, std::optional<std::string>>& changes) const {
+SparseMerkleTree State::Preview(const StateChanges& changes) const {
   std::vector<SparseMerkleTree::Change> tree_changes;
   tree_changes.reserve(changes.size());
   for (const auto& [k, v] : changes) {
@@ -58,7 +108,7 @@ SparseMerkleTree State::Preview(const std::map<Hash256, std::optional<std::strin
   return tree_.Apply(tree_changes);
 }
 
-void State::Commit(std::map<Hash256, std::optional<std::string>> changes, SparseMerkleTree tree, uint64_t height) {
+void State::Commit(StateChanges changes, SparseMerkleTree tree, uint64_t height) {
   KONTOR_CHECK(height >= height_);
   for (auto& [k, v] : changes) {
     if (v) values_[k] = std::move(*v);

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "ledger/bytes.h"
 #include "ledger/smt.h"
@@ -32,6 +33,9 @@ enum class RecordKind : uint8_t {
 Hash256 StateKey(uint8_t kind, std::string_view id);
 inline Hash256 StateKey(RecordKind kind, std::string_view id) { return StateKey(static_cast<uint8_t>(kind), id); }
 
+// What a block changed: sorted by key, each key once; nullopt = erased.
+using StateChanges = std::vector<std::pair<Hash256, std::optional<std::string>>>;
+
 class StateView {
  public:
   virtual ~StateView() = default;
@@ -44,8 +48,8 @@ class StateDelta final : public StateView {
   explicit StateDelta(const StateView* parent) : parent_(parent) {}
 
   std::optional<std::string> Get(const Hash256& key) const override;
-  void Put(const Hash256& key, std::string value) { changes_[key] = std::move(value); }
-  void Erase(const Hash256& key) { changes_[key] = std::nullopt; }
+  void Put(const Hash256& key, std::string value) { changes_[key].value = std::move(value); }
+  void Erase(const Hash256& key) { changes_[key].value = std::nullopt; }
   // Typed writes: also remember which record (kind, id) the key belongs to, so end-of-block
   // checks can visit every changed record of a kind.
   void PutRecord(uint8_t kind, std::string_view id, std::string value);
@@ -53,21 +57,25 @@ class StateDelta final : public StateView {
   // Calls fn(id) for each record of `kind` written through PutRecord/EraseRecord.
   template <typename F>
   void ForEachChangedRecord(uint8_t kind, F&& fn) const {
-    for (const auto& [key, record] : records_)
-      if (record.first == kind) fn(std::string_view(record.second));
+    for (const auto& [key, entry] : changes_)
+      if (entry.kind == kind) fn(std::string_view(entry.id));
   }
 
   // Moves this layer's changes into `target` (normally the delta this one was layered on).
   void MergeInto(StateDelta* target);
-  // Changes sorted by key: what a block wrote (nullopt = erased).
-  std::map<Hash256, std::optional<std::string>> SortedChanges() const;
+  // Moves the changes out, sorted by key (what a block wrote); the delta is empty afterwards.
+  StateChanges TakeSortedChanges();
   size_t size() const { return changes_.size(); }
   bool empty() const { return changes_.empty(); }
 
  private:
   const StateView* parent_;
-  std::unordered_map<Hash256, std::optional<std::string>, Hash256Hasher> changes_;
-  std::unordered_map<Hash256, std::pair<uint8_t, std::string>, Hash256Hasher> records_;
+  struct Entry {
+    std::optional<std::string> value;
+    uint8_t kind = 0;  // set by typed writes (0 = unknown)
+    std::string id;
+  };
+  std::unordered_map<Hash256, Entry, Hash256Hasher> changes_;
 };
 
 class State final : public StateView {
@@ -81,9 +89,9 @@ class State final : public StateView {
   size_t size() const { return values_.size(); }
 
   // The tree this state would have after `changes`, without changing anything.
-  SparseMerkleTree Preview(const std::map<Hash256, std::optional<std::string>>& changes) const;
+  SparseMerkleTree Preview(const StateChanges& changes) const;
   // Makes `changes` (with the tree Preview returned for them) the state at `height`.
-  void Commit(std::map<Hash256, std::optional<std::string>> changes, SparseMerkleTree tree, uint64_t height);
+  void Commit(StateChanges changes, SparseMerkleTree tree, uint64_t height);
   // Loads records without history (opening a store). Call Rebuild once after loading.
   void Load(const Hash256& key, std::string value) { values_[key] = std::move(value); }
   void Rebuild(uint64_t height);

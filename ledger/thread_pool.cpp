@@ -52,6 +52,7 @@ void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
   fn_ = &fn;
   n_ = n;
   next_ = 0;
+  // Small chunks: the last chunk of a block decides how long the other threads sit idle.
   chunk_ = std::max<size_t>(1, n / (threads() * 8));
   ++generation_;
   work_cv_.notify_all();

@@ -11,7 +11,7 @@ packages=(
   libsecp256k1-dev libleveldb-dev libsnappy-dev libcrypto++-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   catch2 librapidcheck-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
-  python3 curl procps
+  libjemalloc-dev python3 curl procps
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -22,6 +22,7 @@ namespace {
 
 using Model = std::map<Hash256, std::string>;
 using Changes = std::map<Hash256, std::optional<std::string>>;
+StateChanges V(const Changes& c) { return {c.begin(), c.end()}; }
 
 // ---- Reference hashing, straight from the definitions in smt.h / hash.h, with plain SHA-256. ----
 
@@ -237,10 +238,10 @@ TEST_CASE("SMT: random batches against a map model", "[smt][property]") {
       const Hash256 root_before = tree.root_hash();
       tree = tree.Apply(ToTreeChanges(changes));
       RC_ASSERT(before.root_hash() == root_before);  // Apply leaves the old tree intact
-      SparseMerkleTree preview = state.Preview(changes);
+      SparseMerkleTree preview = state.Preview(V(changes));
       RC_ASSERT(state.root() == root_before);  // Preview changes nothing
       RC_ASSERT(preview.root_hash() == tree.root_hash());
-      state.Commit(changes, preview, static_cast<uint64_t>(b + 1));
+      state.Commit(V(changes), preview, static_cast<uint64_t>(b + 1));
       ApplyToModel(changes, &model);
 
       RC_ASSERT(tree.size() == model.size());
@@ -363,8 +364,8 @@ TEST_CASE("State: proofs for kept and evicted heights", "[state]") {
     values[h] = "balance " + std::to_string(h * 10);
     changes[key] = values[h];
     changes[other] = (h % 2) ? std::optional<std::string>("odd") : std::nullopt;
-    SparseMerkleTree tree = state.Preview(changes);
-    state.Commit(changes, tree, h);
+    SparseMerkleTree tree = state.Preview(V(changes));
+    state.Commit(V(changes), tree, h);
     roots[h] = state.root();
     CHECK(state.height() == h);
   }
@@ -412,7 +413,7 @@ TEST_CASE("StateDelta: layering, sandbox merge and erase", "[state]") {
   CHECK(a == RefTagged("kontor/state/key", std::string("\x01") + "alice"));
   {
     Changes genesis = {{a, "A0"}, {b, "B0"}};
-    state.Commit(genesis, state.Preview(genesis), 0);
+    state.Commit(V(genesis), state.Preview(V(genesis)), 0);
   }
 
   StateDelta block(&state);
@@ -467,13 +468,16 @@ TEST_CASE("StateDelta: layering, sandbox merge and erase", "[state]") {
   }
   CHECK(block.Get(b) == std::optional<std::string>("B2"));
 
-  Changes sorted = block.SortedChanges();
+  StateChanges taken = block.TakeSortedChanges();
+  CHECK(std::is_sorted(taken.begin(), taken.end(), [](const auto& x, const auto& y) { return x.first < y.first; }));
+  CHECK(block.empty());
+  Changes sorted(taken.begin(), taken.end());
   CHECK(sorted.size() == 4);
   CHECK(sorted.at(a) == std::optional<std::string>("A1"));
   CHECK(sorted.at(b) == std::optional<std::string>("B2"));
   CHECK(sorted.at(c) == std::optional<std::string>("asset"));
   CHECK_FALSE(sorted.at(Sha256("temp")).has_value());
-  state.Commit(sorted, state.Preview(sorted), 1);
+  state.Commit(V(sorted), state.Preview(V(sorted)), 1);
   CHECK(state.Get(a) == std::optional<std::string>("A1"));
   CHECK(state.Get(b) == std::optional<std::string>("B2"));
   CHECK(state.Get(c) == std::optional<std::string>("asset"));
@@ -491,7 +495,7 @@ TEST_CASE("StateDelta: random layered writes against a model", "[state][property
     {
       Changes init;
       for (int i = 0; i < 8; i += 2) init[StateKey(20, std::to_string(i))] = "base" + std::to_string(i);
-      state.Commit(init, state.Preview(init), 0);
+      state.Commit(V(init), state.Preview(V(init)), 0);
       ApplyToModel(init, &base);
     }
     StateDelta block(&state);
@@ -535,12 +539,14 @@ TEST_CASE("StateDelta: random layered writes against a model", "[state][property
         RC_ASSERT(state.Get(key) == view_of({}, key));
       }
     }
-    Changes sorted = block.SortedChanges();
-    // Every key the block wrote is in SortedChanges with its last value (erases included).
+    StateChanges taken = block.TakeSortedChanges();
+    Changes sorted(taken.begin(), taken.end());
+    RC_ASSERT(sorted.size() == taken.size());  // each key once
+    // Every key the block wrote is in TakeSortedChanges with its last value (erases included).
     Changes expected;
     for (const auto& [k, v] : block_model) expected[k] = v;
     RC_ASSERT(sorted == expected);
-    state.Commit(sorted, state.Preview(sorted), 1);
+    state.Commit(taken, state.Preview(taken), 1);
     ApplyToModel(sorted, &base);
     for (int i = 0; i < 8; ++i) {
       Hash256 key = StateKey(20, std::to_string(i));
