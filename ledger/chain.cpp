@@ -218,6 +218,7 @@ Result Chain::FindTx(const Hash256& txid, TxLocation* location) const {
   if (r.code() == Code::kNotFound) return {Code::kNotFound, "tx " + txid.hex() + " is not in a committed block"};
   KONTOR_RETURN_IF_ERROR(r);
   if (v.size() != 12) return {Code::kCorruption, "tx index entry is damaged"};
+  if (!location) return Result::Ok();
   location->height = GetBigEndian64(v);
   location->index = 0;
   for (int i = 8; i < 12; ++i) location->index = location->index << 8 | static_cast<uint8_t>(v[i]);

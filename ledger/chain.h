@@ -56,6 +56,7 @@ class Chain {
   const State& state() const { return state_; }
   Executor& executor() { return *executor_; }
   ThreadPool& pool() { return pool_; }
+  SignatureCache& signature_cache() { return cache_; }
   Store& store() { return *store_; }
 
   // Verifies, executes and commits the next block with its commit certificate.
@@ -72,7 +73,7 @@ class Chain {
 
   Result GetBlock(uint64_t height, v1::StoredBlock* out) const;
   Result GetBlockHeight(const Hash256& hash, uint64_t* height) const;
-  Result FindTx(const Hash256& txid, TxLocation* location) const;
+  Result FindTx(const Hash256& txid, TxLocation* location) const;  // location may be null
 
  private:
   Chain(const ChainOptions& options, const Genesis& genesis, Application* app);

@@ -1,0 +1,44 @@
+#include "node/http_server.h"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+namespace kontor::node {
+
+HttpServer::HttpServer(Node& node) : node_(node), server_(std::make_unique<httplib::Server>()) {}
+HttpServer::~HttpServer() { Stop(); }
+
+Result HttpServer::Start(const std::string& listen, int* bound_port) {
+  auto colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  int port = std::atoi(listen.c_str() + colon + 1);
+  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(node_.metrics().Render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    Node::Status s = node_.GetStatus();
+    nlohmann::json body = {{"status", node_.stopping() ? "stopping" : "ok"},
+                           {"chain_id", node_.genesis().chain_id},
+                           {"height", s.height},
+                           {"hash", s.hash.hex()}};
+    res.status = node_.stopping() ? 503 : 200;
+    res.set_content(body.dump() + "\n", "application/json");
+  });
+  server_->set_payload_max_length(64 * 1024);
+  if (port == 0) {
+    *bound_port = server_->bind_to_any_port(host);
+  } else {
+    *bound_port = server_->bind_to_port(host, port) ? port : -1;
+  }
+  if (*bound_port <= 0) return {Code::kUnavailable, "cannot listen for HTTP on " + listen + " (address in use?)"};
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return Result::Ok();
+}
+
+void HttpServer::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace kontor::node

@@ -1,0 +1,172 @@
+// kontord: the Kontor node daemon.
+//   kontord init  --home DIR [--dev]     create a node home (config, genesis, encrypted node key)
+//   kontord start --home DIR             run the node until SIGINT/SIGTERM
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "ledger/bech32m.h"
+#include "node/grpc_service.h"
+#include "node/home.h"
+#include "node/http_server.h"
+#include "node/keyring.h"
+#include "node/node.h"
+
+using namespace kontor;
+using namespace kontor::node;
+namespace fs = std::filesystem;
+
+namespace {
+
+int Fail(const std::string& what) {
+  std::fprintf(stderr, "kontord: %s\n", what.c_str());
+  return 1;
+}
+
+fs::path DefaultHome() {
+  const char* env = std::getenv("KONTOR_HOME");
+  if (env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return fs::path(home ? home : ".") / ".kontor";
+}
+
+void SetUpLogging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("kontord");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::flush_on(spdlog::level::info);
+}
+
+int Init(const fs::path& home, bool dev, const std::string& chain_id, const std::string& passphrase_file,
+         const Config& overrides) {
+  InitOptions options;
+  options.home = home;
+  options.dev = dev;
+  options.chain_id = chain_id;
+  options.config = overrides;
+  options.genesis_time_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  if (!dev) {
+    if (!passphrase_file.empty()) {
+      Result r = ReadWholeFile(passphrase_file, 4096, &options.node_passphrase);
+      if (!r.ok()) return Fail(r.message());
+      while (!options.node_passphrase.empty() && options.node_passphrase.back() == '\n') options.node_passphrase.pop_back();
+    } else if (const char* env = std::getenv("KONTOR_NODE_PASSPHRASE")) {
+      options.node_passphrase = env;
+    } else {
+      return Fail("the node key will be encrypted: give --passphrase-file or set KONTOR_NODE_PASSPHRASE (or use --dev)");
+    }
+    if (options.node_passphrase.size() < 8) return Fail("the node key passphrase must be at least 8 characters");
+  }
+  OsRandom random;
+  InitReport report;
+  Result r = InitHome(options, random, &report);
+  if (!r.ok()) return Fail(r.message());
+  std::printf("initialised %s\n  chain:     %s\n  genesis:   %s\n  validator: %s\n", home.c_str(),
+              dev ? (chain_id.empty() ? "kontor-dev" : chain_id.c_str()) : (chain_id.empty() ? "kontor-1" : chain_id.c_str()),
+              report.genesis_hash.hex().c_str(), EncodeAddress(report.validator).c_str());
+  if (dev) {
+    std::printf("\ndev keys (unencrypted test keyring in %s/keyring-test, each funded with KTR, USDC and USDT):\n",
+                home.c_str());
+    for (const auto& [name, key] : report.dev_keys) std::printf("  %-8s %s\n", name.c_str(), EncodeAddress(key).c_str());
+    std::printf("\nstart the node:   kontord start --home %s\n", home.c_str());
+    std::printf("then, e.g.:       kontor --home %s --keyring test tx transfer --from alice --to bob --amount 12.5 --asset USDC\n",
+                home.c_str());
+  } else {
+    std::printf("\nedit %s/genesis.json (assets, balances) before the first start, then: kontord start --home %s\n",
+                home.c_str(), home.c_str());
+  }
+  return 0;
+}
+
+int Start(const fs::path& home, const std::string& grpc_listen, const std::string& http_listen, const std::string& log_level) {
+  Config config;
+  Result r = LoadConfig(home, &config);
+  if (!r.ok()) return Fail(r.message());
+  if (!grpc_listen.empty()) config.grpc_listen = grpc_listen;
+  if (!http_listen.empty()) config.http_listen = http_listen;
+  if (!log_level.empty()) config.log_level = log_level;
+  if (Result v = ValidateConfig(config); !v.ok()) return Fail(v.message());
+  SetUpLogging(config.log_level);
+
+  std::unique_ptr<HomeLock> lock;
+  if (r = HomeLock::Acquire(home, &lock); !r.ok()) return Fail(r.message());
+  Genesis genesis;
+  if (r = LoadGenesisFile(home, &genesis); !r.ok()) return Fail(r.message());
+  std::optional<PrivateKey> key;
+  if (r = LoadNodeKey(config, &key); !r.ok()) return Fail(r.message());
+
+  // SIGINT/SIGTERM are handled by this thread alone (sigwait), never by a worker.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Node node(config, genesis, *key);
+  if (r = node.Start(); !r.ok()) return Fail(r.message());
+  GrpcServer grpc(node);
+  int grpc_port = 0, http_port = 0;
+  if (r = grpc.Start(config.grpc_listen, config.grpc_message_bytes_max, &grpc_port); !r.ok()) return Fail(r.message());
+  HttpServer http(node);
+  if (r = http.Start(config.http_listen, &http_port); !r.ok()) return Fail(r.message());
+
+  std::string grpc_address = config.grpc_listen.substr(0, config.grpc_listen.rfind(':')) + ":" + std::to_string(grpc_port);
+  std::string http_address = config.http_listen.substr(0, config.http_listen.rfind(':')) + ":" + std::to_string(http_port);
+  nlohmann::json run = {{"pid", ::getpid()}, {"grpc", grpc_address}, {"http", http_address}, {"chain_id", genesis.chain_id}};
+  (void)WriteFileAtomic(home / "kontord.json", run.dump(2) + "\n", false);
+  spdlog::info("kontord {} chain {} validator {}", kVersion, genesis.chain_id, EncodeAddress(node.validator()));
+  spdlog::info("gRPC listening on {}; HTTP (/metrics, /healthz) on {}", grpc_address, http_address);
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  node.Stop();
+  grpc.Shutdown();
+  http.Stop();
+  std::error_code ec;
+  fs::remove(home / "kontord.json", ec);
+  spdlog::info("stopped cleanly at height {}", node.GetStatus().height);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kontord: the Kontor ledger node.\n\n"
+               "A node keeps the hash-chained ledger in an embedded LevelDB store, admits signed transactions into\n"
+               "its mempool, produces a block every block_interval_ms while there is work, and serves a gRPC API\n"
+               "and an HTTP port with /metrics and /healthz. See docs/operator.md."};
+  app.require_subcommand(1);
+  fs::path home = DefaultHome();
+  app.add_option("--home", home, "node home directory (default $KONTOR_HOME or ~/.kontor)");
+
+  auto* init = app.add_subcommand("init", "create a node home: config.toml, genesis.json, encrypted node key");
+  bool dev = false;
+  std::string chain_id, passphrase_file;
+  Config overrides;
+  init->add_flag("--dev", dev, "one-validator dev chain with funded keys alice, bob, carol and gateway in a test keyring");
+  init->add_option("--chain-id", chain_id, "chain id (default kontor-dev with --dev, else kontor-1)");
+  init->add_option("--passphrase-file", passphrase_file, "file holding the node key passphrase (else $KONTOR_NODE_PASSPHRASE)");
+  init->add_option("--grpc-listen", overrides.grpc_listen, "gRPC address to write into config.toml")->capture_default_str();
+  init->add_option("--http-listen", overrides.http_listen, "HTTP address to write into config.toml")->capture_default_str();
+  init->add_option("--block-interval-ms", overrides.block_interval_ms, "block interval to write into config.toml")
+      ->capture_default_str();
+
+  auto* start = app.add_subcommand("start", "run the node in the foreground until SIGINT or SIGTERM");
+  std::string grpc_listen, http_listen, log_level;
+  start->add_option("--grpc-listen", grpc_listen, "override api.grpc_listen (host:port, port 0 = any free port)");
+  start->add_option("--http-listen", http_listen, "override api.http_listen");
+  start->add_option("--log-level", log_level, "override node.log_level (trace, debug, info, warn, error)");
+
+  CLI11_PARSE(app, argc, argv);
+  if (init->parsed()) return Init(home, dev, chain_id, passphrase_file, overrides);
+  return Start(home, grpc_listen, http_listen, log_level);
+}
