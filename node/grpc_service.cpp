@@ -153,7 +153,9 @@ class GrpcServer::Service final : public v1::Node::Service {
     if (Result r = KeyFromBytes(req->key(), &key); !r.ok()) return ToStatus(r);
     uint64_t height = 0;
     bool exists = false;
-    v1::Account account = node_.GetAccount(key, &height, &exists);
+    uint64_t next_nonce = 0;
+    v1::Account account = node_.GetAccount(key, &height, &exists, &next_nonce);
+    resp->set_next_nonce(next_nonce);
     resp->set_key(key.bytes());
     resp->set_address(EncodeAddress(key));
     resp->set_nonce(account.nonce());

@@ -127,6 +127,14 @@ std::vector<std::pair<Hash256, Result>> Mempool::Update(uint64_t height, const s
   return dropped;
 }
 
+uint64_t Mempool::NextNonce(const PublicKey& payer, uint64_t committed) const {
+  auto it = by_account_.find(payer);
+  if (it == by_account_.end()) return committed;
+  uint64_t next = committed;
+  while (it->second.count(next)) ++next;
+  return next;
+}
+
 std::vector<Hash256> Mempool::RemoveWithSuccessors(const Hash256& txid) {
   std::vector<Hash256> removed;
   auto it = by_txid_.find(txid);

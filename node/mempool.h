@@ -52,6 +52,8 @@ class Mempool {
   // which can no longer be included. Returns the txids removed.
   std::vector<Hash256> RemoveWithSuccessors(const Hash256& txid);
 
+  // The nonce after the payer's contiguous run of pending txs starting at `committed`.
+  uint64_t NextNonce(const PublicKey& payer, uint64_t committed) const;
   size_t size() const { return by_txid_.size(); }
   size_t bytes() const { return bytes_; }
 

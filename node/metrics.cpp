@@ -4,13 +4,10 @@
 
 namespace kontor::node {
 
-namespace {
-std::shared_ptr<prometheus::Registry> NewRegistry() { return std::make_shared<prometheus::Registry>(); }
-}  // namespace
-
 Metrics::Metrics(const std::string& version, const std::string& chain_id)
-    : block_height(prometheus::BuildGauge().Name("kontor_block_height").Help("Height of the last committed block")
-                       .Register(*(registry_ = NewRegistry())).Add({})),
+    : registry_(std::make_shared<prometheus::Registry>()),
+      block_height(prometheus::BuildGauge().Name("kontor_block_height").Help("Height of the last committed block")
+                       .Register(*registry_).Add({})),
       block_interval_seconds(prometheus::BuildGauge().Name("kontor_block_interval_seconds")
                                  .Help("Seconds between the last two blocks").Register(*registry_).Add({})),
       mempool_txs(prometheus::BuildGauge().Name("kontor_mempool_txs").Help("Transactions waiting in the mempool")

@@ -12,6 +12,9 @@
 namespace kontor::node {
 
 class Metrics {
+  // Declared first: the metric references below are initialised from it.
+  std::shared_ptr<prometheus::Registry> registry_;
+
  public:
   Metrics(const std::string& version, const std::string& chain_id);
   std::string Render() const;  // Prometheus text exposition format
@@ -26,7 +29,6 @@ class Metrics {
   prometheus::Counter& TxResult(const std::string& result);
 
  private:
-  std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* txs_;
 };
 

@@ -224,11 +224,13 @@ uint64_t Node::WaitForBlockAbove(uint64_t height, std::chrono::milliseconds time
   return chain_->height();
 }
 
-v1::Account Node::GetAccount(const PublicKey& key, uint64_t* height, bool* exists) const {
+v1::Account Node::GetAccount(const PublicKey& key, uint64_t* height, bool* exists, uint64_t* next_nonce) const {
   std::lock_guard lock(mu_);
   *height = chain_->height();
   *exists = chain_->state().Get(AccountKey(key)).has_value();
-  return LoadAccount(chain_->state(), key);
+  v1::Account account = LoadAccount(chain_->state(), key);
+  *next_nonce = mempool_.NextNonce(key, account.nonce());
+  return account;
 }
 
 std::vector<v1::Asset> Node::ListAssets() const {

@@ -62,7 +62,7 @@ class Node {
   // Waits until a block above `height` exists, the node stops, or the timeout passes; returns the tip height.
   uint64_t WaitForBlockAbove(uint64_t height, std::chrono::milliseconds timeout) const;
 
-  v1::Account GetAccount(const PublicKey& key, uint64_t* height, bool* exists) const;
+  v1::Account GetAccount(const PublicKey& key, uint64_t* height, bool* exists, uint64_t* next_nonce) const;
   std::vector<v1::Asset> ListAssets() const;
   // Record `id` of `kind` at `height` (0 = latest), with a proof against that height's root.
   Result QueryState(uint8_t kind, std::string_view id, uint64_t height, bool prove, std::optional<std::string>* value,

@@ -1,0 +1,14 @@
+// Subcommand groups of the kontor CLI; each adds its commands to the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "tools/kontor/context.h"
+
+namespace kontor::cli {
+
+void AddKeysCommands(CLI::App& app, Context& ctx);
+void AddTxCommands(CLI::App& app, Context& ctx);
+void AddQueryCommands(CLI::App& app, Context& ctx);
+
+}  // namespace kontor::cli

@@ -1,0 +1,176 @@
+#include "tools/kontor/context.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <grpcpp/grpcpp.h>
+#include <iostream>
+
+#include "ledger/bech32m.h"
+#include "node/config.h"
+#include "ledger/accounts.h"
+#include "node/grpc_service.h"
+
+namespace kontor::cli {
+
+namespace fs = std::filesystem;
+
+void Check(const Result& r, const std::string& context) {
+  if (r.ok()) return;
+  throw CliError((context.empty() ? "" : context + ": ") + r.message());
+}
+
+node::Keyring Context::keyring() const {
+  node::KeyringBackend backend;
+  Check(node::ParseKeyringBackend(keyring_name, &backend));
+  return node::Keyring(home, backend);
+}
+
+std::string Context::NodeAddress() const {
+  if (!node_address.empty()) return node_address;
+  if (const char* env = std::getenv("KONTOR_NODE"); env && *env) return env;
+  // A kontord running on this home says where it listens.
+  std::string run;
+  if (node::ReadWholeFile(home / "kontord.json", 4096, &run).ok()) {
+    json doc = json::parse(run, nullptr, false);
+    if (doc.is_object() && doc.contains("grpc") && doc["grpc"].is_string()) return doc["grpc"].get<std::string>();
+  }
+  node::Config config;
+  if (node::LoadConfig(home, &config).ok()) return config.grpc_listen;
+  return "127.0.0.1:26657";
+}
+
+v1::Node::Stub& Context::Stub() {
+  if (!stub_) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+    args.SetMaxSendMessageSize(64 * 1024 * 1024);
+    stub_ = v1::Node::NewStub(grpc::CreateCustomChannel(NodeAddress(), grpc::InsecureChannelCredentials(), args));
+  }
+  return *stub_;
+}
+
+void ThrowFromStatus(const Context& ctx, const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE || status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    v1::ErrorDetail detail;
+    if (!node::DetailOf(status, &detail))
+      throw CliError("cannot reach the node at " + ctx.NodeAddress() + " (" + status.error_message() +
+                     "); is kontord running? Point at it with --node HOST:PORT");
+  }
+  v1::ErrorDetail detail;
+  if (node::DetailOf(status, &detail))
+    throw CliError(detail.name() + " (" + std::to_string(detail.code()) + "): " + detail.message(), detail);
+  throw CliError("node at " + ctx.NodeAddress() + " answered: " + status.error_message());
+}
+
+static std::string ReadTerminalLine(const std::string& prompt) {
+  FILE* tty = std::fopen("/dev/tty", "r+");
+  if (!tty) throw CliError("a passphrase is needed: give --passphrase-file or set KONTOR_PASSPHRASE (no terminal to ask on)");
+  std::fprintf(tty, "%s", prompt.c_str());
+  std::fflush(tty);
+  termios old_mode{};
+  bool have_mode = tcgetattr(fileno(tty), &old_mode) == 0;
+  if (have_mode) {
+    termios quiet = old_mode;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(fileno(tty), TCSANOW, &quiet);
+  }
+  char buf[1024];
+  std::string line = std::fgets(buf, sizeof buf, tty) ? buf : "";
+  if (have_mode) tcsetattr(fileno(tty), TCSANOW, &old_mode);
+  std::fprintf(tty, "\n");
+  std::fclose(tty);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  return line;
+}
+
+std::string Context::Passphrase(const std::string& prompt, bool confirm) const {
+  if (!passphrase_file.empty()) {
+    std::string p;
+    Check(node::ReadWholeFile(passphrase_file, 4096, &p), "--passphrase-file");
+    while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
+    return p;
+  }
+  if (const char* env = std::getenv("KONTOR_PASSPHRASE")) return env;
+  std::string first = ReadTerminalLine(prompt);
+  if (confirm && ReadTerminalLine("repeat the passphrase: ") != first) throw CliError("the two passphrases differ");
+  return first;
+}
+
+PrivateKey Context::UnlockKey(const std::string& name) const {
+  node::Keyring ring = keyring();
+  node::KeyEntry entry;
+  Check(ring.Find(name, &entry));
+  std::string passphrase = ring.backend() == node::KeyringBackend::kFile ? Passphrase("passphrase for key '" + name + "': ") : "";
+  std::optional<PrivateKey> key;
+  Check(ring.Unlock(name, passphrase, &key));
+  return *key;
+}
+
+PublicKey Context::ResolveKey(const std::string& name_or_address) const {
+  PublicKey key;
+  if (name_or_address.rfind("kx1", 0) == 0 || name_or_address.rfind("KX1", 0) == 0) {
+    Check(DecodeAddress(name_or_address, &key));
+    return key;
+  }
+  node::KeyEntry entry;
+  Result r = keyring().Find(name_or_address, &entry);
+  if (!r.ok()) throw CliError("'" + name_or_address + "' is neither a kx1... address nor a key name: " + r.message());
+  return entry.key;
+}
+
+uint32_t AssetTable::Decimals(const std::string& symbol) const {
+  auto it = by_symbol.find(symbol);
+  if (it == by_symbol.end()) {
+    std::string known;
+    for (const auto& [s, a] : by_symbol) known += (known.empty() ? "" : ", ") + s;
+    throw CliError("asset '" + symbol + "' does not exist on this chain (assets: " + known + ")");
+  }
+  return it->second.decimals();
+}
+
+AssetTable FetchAssets(Context& ctx) {
+  AssetTable table;
+  v1::ListAssetsResponse response = Call(ctx, &v1::Node::Stub::ListAssets, v1::ListAssetsRequest());
+  for (const auto& a : response.assets()) table.by_symbol[a.symbol()] = a;
+  return table;
+}
+
+uint64_t ParseAmount(const std::string& text, uint32_t decimals, const std::string& symbol) {
+  auto bad = [&](const std::string& why) { return CliError("amount '" + text + "' " + why); };
+  if (text.empty()) throw bad("is empty");
+  std::string whole = text, fraction;
+  if (auto dot = text.find('.'); dot != std::string::npos) {
+    whole = text.substr(0, dot);
+    fraction = text.substr(dot + 1);
+  }
+  if (whole.empty() && fraction.empty()) throw bad("is not a number");
+  for (char c : whole + fraction)
+    if (c < '0' || c > '9') throw bad("is not a decimal number (digits and one '.', no sign or exponent)");
+  if (fraction.size() > decimals)
+    throw bad("has " + std::to_string(fraction.size()) + " decimals; " + symbol + " has " + std::to_string(decimals));
+  fraction.append(decimals - fraction.size(), '0');
+  std::string digits = (whole.empty() ? "0" : whole) + fraction;
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec == std::errc::result_out_of_range) throw bad("is too large");
+  if (ec != std::errc() || ptr != digits.data() + digits.size()) throw bad("is not a number");
+  return value;
+}
+
+std::string FormatAmount(uint64_t amount, uint32_t decimals, const std::string& symbol) {
+  return kontor::FormatAmount(amount, decimals, symbol);
+}
+
+void PrintFields(const std::vector<std::pair<std::string, std::string>>& fields) {
+  size_t width = 0;
+  for (const auto& [k, v] : fields) width = std::max(width, k.size());
+  for (const auto& [k, v] : fields) std::printf("%-*s  %s\n", static_cast<int>(width), k.c_str(), v.c_str());
+}
+
+void PrintJson(const json& doc) { std::printf("%s\n", doc.dump(2).c_str()); }
+
+}  // namespace kontor::cli
