@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
                "  kontor --keyring test tx transfer --from alice --to bob --amount 12.5 --asset USDC\n"
                "  kontor query account bob --output json"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may also come after the subcommand (inherited by subcommands)
   Context ctx;
   const char* env_home = std::getenv("KONTOR_HOME");
   const char* user_home = std::getenv("HOME");
