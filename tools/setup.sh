@@ -11,7 +11,8 @@ packages=(
   libsecp256k1-dev libleveldb-dev libsnappy-dev libcrypto++-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   catch2 librapidcheck-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
-  libjemalloc-dev python3 curl procps
+  libjemalloc-dev libspdlog-dev libcpp-httplib-dev prometheus-cpp-dev
+  python3 python3-grpcio python3-pytest curl procps
 )
 missing=()
 for p in "${packages[@]}"; do

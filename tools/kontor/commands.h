@@ -10,5 +10,6 @@ namespace kontor::cli {
 void AddKeysCommands(CLI::App& app, Context& ctx);
 void AddTxCommands(CLI::App& app, Context& ctx);
 void AddQueryCommands(CLI::App& app, Context& ctx);
+void AddAuditCommands(CLI::App& app, Context& ctx);
 
 }  // namespace kontor::cli

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   AddKeysCommands(app, ctx);
   AddTxCommands(app, ctx);
   AddQueryCommands(app, ctx);
+  AddAuditCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
