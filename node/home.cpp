@@ -41,6 +41,7 @@ Result InitHome(const InitOptions& options, RandomSource& random, InitReport* re
   g.validators.push_back({node_key.public_key(), 1, "validator-0"});
   g.params.fee_asset = "KTR";
   g.params.min_fee = 1000;  // 0.001 KTR
+  g.params.block_txs_max = 10000;
   g.assets.push_back({"KTR", 6, std::nullopt});
   report->dev_keys.clear();
   if (options.dev) {

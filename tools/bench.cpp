@@ -21,6 +21,7 @@
 #include "ledger/keys.h"
 #include "ledger/replay.h"
 #include "ledger/tx.h"
+#include "tools/bench_e2e.h"
 
 namespace fs = std::filesystem;
 using namespace kontor;
@@ -78,7 +79,25 @@ int main(int argc, char** argv) {
   cli.add_option("--dir", dir, "where to put the store (default: a fresh temp dir, removed after)");
   cli.add_flag("--keep", keep, "keep the store directory");
   cli.add_option("--min-ratio", min_ratio, "exit 2 if (b) or (c) is below this ratio of (a)");
+  bool e2e = false;
+  bench::EndToEndOptions e2e_options;
+  auto* e2e_flag = cli.add_flag("--e2e", e2e, "end-to-end mode: submit signed transfers over gRPC to a running dev kontord");
+  cli.add_option("--home", e2e_options.home, "e2e: the node's dev home (its test key 'alice' funds the senders)")->needs(e2e_flag);
+  cli.add_option("--node", e2e_options.node, "e2e: node gRPC address (default: from <home>/kontord.json)")->needs(e2e_flag);
+  cli.add_option("--txs", e2e_options.txs, "e2e: transfers in the saturation phase")->capture_default_str();
+  cli.add_option("--senders", e2e_options.senders, "e2e: sending accounts")->capture_default_str();
+  cli.add_option("--latency-txs", e2e_options.latency_txs, "e2e: transfers in the paced latency phase")->capture_default_str();
+  cli.add_option("--latency-rate", e2e_options.latency_rate, "e2e: tx/s of the latency phase (0 = a quarter of the measured throughput)");
+  cli.add_option("--batch", e2e_options.batch, "e2e: transfers per SubmitTxBatch stream")->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
+  if (e2e) {
+    if (e2e_options.home.empty()) {
+      std::fprintf(stderr, "kontor-bench: --e2e needs --home (the dev node's home)\n");
+      return 1;
+    }
+    e2e_options.threads = threads;
+    return bench::RunEndToEnd(e2e_options);
+  }
   if (blocks == 0 || txs_per_block == 0 || accounts == 0 || rounds == 0) {
     std::fprintf(stderr, "kontor-bench: --blocks, --txs-per-block, --accounts and --rounds must be positive\n");
     return 1;

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# End-to-end benchmark in one command: a fresh dev kontord (block interval $INTERVAL_MS, default
+# 200) on loopback in a temp home, kontor-bench --e2e against it, then the node is stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+interval=${INTERVAL_MS:-200}
+home=$(mktemp -d /tmp/kontor-bench-e2e.XXXXXX)
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$home"' EXIT
+./build/node/kontord --home "$home" init --dev --block-interval-ms "$interval" >/dev/null
+./build/node/kontord --home "$home" start --grpc-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --log-level warn &
+pid=$!
+for _ in $(seq 100); do [ -f "$home/kontord.json" ] && break; sleep 0.1; done
+./build/tools/kontor-bench --e2e --home "$home" "$@"
