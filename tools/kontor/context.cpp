@@ -116,10 +116,14 @@ PublicKey Context::ResolveKey(const std::string& name_or_address) const {
     Check(DecodeAddress(name_or_address, &key));
     return key;
   }
+  // A recipient may live in either keyring (e.g. a dev key paying your own encrypted key).
   node::KeyEntry entry;
   Result r = keyring().Find(name_or_address, &entry);
-  if (!r.ok()) throw CliError("'" + name_or_address + "' is neither a kx1... address nor a key name: " + r.message());
-  return entry.key;
+  if (r.ok()) return entry.key;
+  node::Keyring other(home, keyring().backend() == node::KeyringBackend::kFile ? node::KeyringBackend::kTest
+                                                                             : node::KeyringBackend::kFile);
+  if (other.Find(name_or_address, &entry).ok()) return entry.key;
+  throw CliError("'" + name_or_address + "' is neither a kx1... address nor a key name: " + r.message());
 }
 
 uint32_t AssetTable::Decimals(const std::string& symbol) const {

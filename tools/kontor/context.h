@@ -42,7 +42,7 @@ struct Context {
   // Passphrase for key `name`: --passphrase-file, $KONTOR_PASSPHRASE, or a prompt on the terminal.
   std::string Passphrase(const std::string& prompt, bool confirm = false) const;
   PrivateKey UnlockKey(const std::string& name) const;
-  // "kx1..." or the name of a key in the keyring.
+  // "kx1..." or the name of a key (the selected keyring first, then the other one).
   PublicKey ResolveKey(const std::string& name_or_address) const;
 
  private:
