@@ -5,7 +5,7 @@
 #   extra arguments are passed to `kontord start` (e.g. --grpc-listen 127.0.0.1:0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./tools/setup.sh
+./tools/setup.sh kontord kontor kontor-bench
 home=${KONTOR_HOME:-$PWD/.kontor-dev}
 bin=$PWD/build
 if [ ! -f "$home/config.toml" ]; then

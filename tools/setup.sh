@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Kontor needs (only those missing), then configures and
 # builds everything into ./build. Idempotent; run as root on a fresh machine.
-#   tools/setup.sh            install + configure + build
+#   tools/setup.sh            install + configure + build everything
+#   tools/setup.sh T1 T2      ... but build only these CMake targets (e.g. kontord kontor)
 #   KONTOR_BUILD_DIR=dir      build somewhere else
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,4 +35,8 @@ jobs=$(nproc)
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release
 fi
-cmake --build "$build_dir" -j "$jobs"
+if (($#)); then
+  cmake --build "$build_dir" -j "$jobs" --target "$@"
+else
+  cmake --build "$build_dir" -j "$jobs"
+fi
