@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "contracts/escrow.h"
+#include "contracts/records.h"
 #include "ledger/accounts.h"
 #include "ledger/bech32m.h"
 
@@ -39,6 +41,13 @@ Result CheckSupplyInvariant(const StateView& before, const StateDelta& block_del
     for (const auto& b : old_account.balances()) balance_change[b.asset()] -= b.amount();
   });
   KONTOR_RETURN_IF_ERROR(bad);
+  // Escrow is part of the supply.
+  block_delta.ForEachChangedRecord(static_cast<uint8_t>(Kind::kContract), [&](std::string_view id) {
+    auto old_c = Load<v1::Contract>(before, Kind::kContract, id);
+    auto new_c = Load<v1::Contract>(block_delta, Kind::kContract, id);
+    if (new_c) balance_change[new_c->terms().asset()] += EscrowTotal(*new_c);
+    if (old_c) balance_change[old_c->terms().asset()] -= EscrowTotal(*old_c);
+  });
   std::map<std::string, Int> supply_change;
   block_delta.ForEachChangedRecord(static_cast<uint8_t>(RecordKind::kAsset), [&](std::string_view symbol) {
     auto old_asset = LoadAsset(before, symbol);
@@ -60,6 +69,51 @@ Result CheckSupplyInvariant(const StateView& before, const StateDelta& block_del
     if (change != 0 && !balance_change.count(asset))
       return {Code::kInvariantBroken, "supply of " + asset + " changed by " + ToString(change) + " with no balance change"};
   return Result::Ok();
+}
+
+static bool LegalContractMove(v1::ContractState from, v1::ContractState to) {
+  using S = v1::ContractState;
+  if (from == to) return true;
+  if (from == S::CONTRACT_STATE_UNSPECIFIED) return to == S::CONTRACT_STATE_ACTIVE;
+  if (from == S::CONTRACT_STATE_ACTIVE) return to == S::CONTRACT_STATE_NOTICE || to == S::CONTRACT_STATE_CLOSED;
+  if (from == S::CONTRACT_STATE_NOTICE) return to == S::CONTRACT_STATE_CLOSED;
+  return false;  // closed is final
+}
+
+Result CheckRecordInvariants(const StateView& before, const StateDelta& block_delta) {
+  Result bad = Result::Ok();
+  block_delta.ForEachChangedRecord(static_cast<uint8_t>(Kind::kContract), [&](std::string_view id) {
+    if (!bad.ok()) return;
+    auto old_c = Load<v1::Contract>(before, Kind::kContract, id);
+    auto new_c = Load<v1::Contract>(block_delta, Kind::kContract, id);
+    std::string name = "contract " + HexEncode(id);
+    if (!new_c) {
+      bad = Result(Code::kInvariantBroken, name + " was erased");
+      return;
+    }
+    auto from = old_c ? old_c->state() : v1::CONTRACT_STATE_UNSPECIFIED;
+    if (!LegalContractMove(from, new_c->state()))
+      bad = Result(Code::kInvariantBroken, name + " moved from state " + std::to_string(from) + " to " + std::to_string(new_c->state()));
+    else if (new_c->charged() != new_c->paid_provider() + new_c->paid_broker())
+      bad = Result(Code::kInvariantBroken, name + ": charged differs from provider + broker payments");
+    else if (new_c->state() == v1::CONTRACT_STATE_CLOSED && EscrowTotal(*new_c) != 0)
+      bad = Result(Code::kInvariantBroken, name + " is closed but still holds escrow");
+    else if (old_c && new_c->charged() < old_c->charged())
+      bad = Result(Code::kInvariantBroken, name + ": charges went down");
+  });
+  KONTOR_RETURN_IF_ERROR(bad);
+  block_delta.ForEachChangedRecord(static_cast<uint8_t>(Kind::kOffer), [&](std::string_view id) {
+    if (!bad.ok()) return;
+    auto old_o = Load<v1::Offer>(before, Kind::kOffer, id);
+    auto new_o = Load<v1::Offer>(block_delta, Kind::kOffer, id);
+    std::string name = "offer " + HexEncode(id);
+    if (!new_o) bad = Result(Code::kInvariantBroken, name + " was erased");
+    else if (new_o->reserved_units() > new_o->terms().capacity_units())
+      bad = Result(Code::kInvariantBroken, name + " reserves more units than its capacity");
+    else if (old_o && old_o->state() == v1::OFFER_STATE_WITHDRAWN && new_o->state() != v1::OFFER_STATE_WITHDRAWN)
+      bad = Result(Code::kInvariantBroken, name + " came back after being withdrawn");
+  });
+  return bad;
 }
 
 }  // namespace kontor::contracts

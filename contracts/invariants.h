@@ -3,6 +3,10 @@
 //   supply   per asset: sum of balance changes == change of (deposited - withdrawn)
 //            (genesis supply is fixed), so no block creates or destroys value
 //   accounts balances sorted by asset, no zero entries
+//   escrow   counted in the supply: balances + escrow = genesis + deposited - withdrawn
+//   records  contracts and offers move only along legal transitions; a contract's charges equal
+//            what the provider and broker were paid; a closed contract holds no escrow; an offer's
+//            reserved capacity never exceeds its capacity
 #pragma once
 
 #include "ledger/application.h"
@@ -10,5 +14,6 @@
 namespace kontor::contracts {
 
 Result CheckSupplyInvariant(const StateView& before, const StateDelta& block_delta);
+Result CheckRecordInvariants(const StateView& before, const StateDelta& block_delta);
 
 }  // namespace kontor::contracts

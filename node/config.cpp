@@ -14,16 +14,17 @@ template <typename T>
 Result Read(const toml::table& table, const char* section, const char* key, T* out) {
   const toml::node* node = table.at_path(std::string(section) + "." + key).node();
   if (!node) return Result::Ok();
+  // value_exact: no silent conversions (1 is not true, 100.0 is not 100, true is not 1).
   if constexpr (std::is_same_v<T, std::string>) {
-    auto v = node->value<std::string>();
+    auto v = node->value_exact<std::string>();
     if (!v) return Bad(std::string(section) + "." + key + " must be a string");
     *out = *v;
   } else if constexpr (std::is_same_v<T, bool>) {
-    auto v = node->value<bool>();
+    auto v = node->value_exact<bool>();
     if (!v) return Bad(std::string(section) + "." + key + " must be true or false");
     *out = *v;
   } else {
-    auto v = node->value<int64_t>();
+    auto v = node->value_exact<int64_t>();
     if (!v || *v < 0) return Bad(std::string(section) + "." + key + " must be a non-negative integer");
     *out = static_cast<T>(*v);
   }
@@ -101,20 +102,38 @@ Result ValidateConfig(const Config& c) {
   return Result::Ok();
 }
 
+// A TOML basic string: quotes, backslashes and control characters escaped.
+static std::string Quoted(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
 std::string RenderConfig(const Config& c) {
   std::ostringstream out;
   out << "# kontord configuration. Paths are relative to this file's directory (the node home).\n"
       << "# Every key is optional; the values here are what kontord init chose. See docs/operator.md.\n\n"
       << "[node]\n"
-      << "data_dir = \"" << c.data_dir << "\"                 # LevelDB block and state store\n"
-      << "log_level = \"" << c.log_level << "\"               # trace, debug, info, warn, error\n"
-      << "node_key_file = \"" << c.node_key_file << "\"  # encrypted validator key (Web3 v3)\n";
+      << "data_dir = " << Quoted(c.data_dir) << "                 # LevelDB block and state store\n"
+      << "log_level = " << Quoted(c.log_level) << "               # trace, debug, info, warn, error\n"
+      << "node_key_file = " << Quoted(c.node_key_file) << "  # encrypted validator key (Web3 v3)\n";
   if (!c.node_key_passphrase_file.empty())
-    out << "node_key_passphrase_file = \"" << c.node_key_passphrase_file
-        << "\"  # dev only; otherwise set $KONTOR_NODE_PASSPHRASE\n";
+    out << "node_key_passphrase_file = " << Quoted(c.node_key_passphrase_file)
+        << "  # dev only; otherwise set $KONTOR_NODE_PASSPHRASE\n";
   out << "\n[api]\n"
-      << "grpc_listen = \"" << c.grpc_listen << "\"  # gRPC API (port 0 = any free port)\n"
-      << "http_listen = \"" << c.http_listen << "\"  # /metrics and /healthz\n"
+      << "grpc_listen = " << Quoted(c.grpc_listen) << "  # gRPC API (port 0 = any free port)\n"
+      << "http_listen = " << Quoted(c.http_listen) << "  # /metrics and /healthz\n"
       << "grpc_message_bytes_max = " << c.grpc_message_bytes_max << "\n"
       << "\n[consensus]\n"
       << "block_interval_ms = " << c.block_interval_ms << "        # a block this often when txs are waiting\n"

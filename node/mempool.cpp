@@ -38,6 +38,7 @@ Result Mempool::Add(DecodedTx tx, uint64_t committed_nonce, uint64_t next_height
     // Find the cheapest tx that is last in its payer's queue (evicting it leaves no gap).
     const Entry* cheapest = nullptr;
     for (const auto& [account, nonces] : by_account_) {
+      if (account == payer) continue;  // evicting its own predecessor would strand the new tx behind a gap
       const Entry& last = by_txid_.at(nonces.rbegin()->second);
       if (!cheapest || last.tx.body.fee() < cheapest->tx.body.fee() ||
           (last.tx.body.fee() == cheapest->tx.body.fee() && last.seq > cheapest->seq))

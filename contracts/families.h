@@ -1,0 +1,43 @@
+// The rules of each transaction family: a stateless check and an apply, one file each.
+#pragma once
+
+#include "ledger/application.h"
+
+namespace kontor::contracts {
+
+// assets.cpp
+Result CheckAssetDeposit(const DecodedTx& tx);
+Result ApplyAssetDeposit(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+Result CheckAssetWithdraw(const DecodedTx& tx);
+Result ApplyAssetWithdraw(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+
+// providers.cpp
+Result CheckProviderRegister(const DecodedTx& tx);
+Result ApplyProviderRegister(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+Result CheckAttestationCreate(const DecodedTx& tx);
+Result ApplyAttestationCreate(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+Result CheckAttestationRevoke(const DecodedTx& tx);
+Result ApplyAttestationRevoke(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+
+// offers.cpp
+Result CheckOfferPost(const DecodedTx& tx);
+Result ApplyOfferPost(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+Result CheckOfferUpdate(const DecodedTx& tx);
+Result ApplyOfferUpdate(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+Result CheckOfferWithdraw(const DecodedTx& tx);
+Result ApplyOfferWithdraw(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+
+// contracts.cpp
+Result CheckContractAccept(const DecodedTx& tx);
+Result ApplyContractAccept(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+Result CheckContractPropose(const DecodedTx& tx);
+Result ApplyContractPropose(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+Result CheckContractAction(const DecodedTx& tx);  // topup, notice, close, settle
+Result ApplyContractTopup(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+Result ApplyContractNotice(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+Result ApplyContractClose(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+Result ApplyContractSettle(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+// End of block: closes contracts whose term or notice ended or whose escrow ran dry.
+Result ProcessAgenda(const BlockEnv& env, StateDelta& s);
+
+}  // namespace kontor::contracts
