@@ -61,6 +61,8 @@ Result Form(const DecodedTx& tx, const BlockEnv& env, StateDelta& s, v1::Contrac
   c.set_formed_at_ms(env.time_ms);
   c.set_end_ms(terms.duration_ms() == 0 ? 0 : terms.start_ms() + terms.duration_ms());
   KONTOR_RETURN_IF_ERROR(AddEscrow(&c, renter, terms.deposit()));
+  for (const std::string* party : {&terms.renter(), &terms.provider(), &terms.broker()})
+    if (!party->empty()) IndexAdd(s, Kind::kPartyIndex, *party, c.id());
   *c.mutable_terms() = std::move(terms);
   StoreContract(s, c);
   return Result::Ok();

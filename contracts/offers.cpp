@@ -36,6 +36,7 @@ Result ApplyOfferPost(const DecodedTx& tx, const BlockEnv& env, StateDelta& s) {
   offer.set_state(v1::OFFER_STATE_OPEN);
   offer.set_posted_at_ms(env.time_ms);
   Store(s, Kind::kOffer, offer.id(), offer);
+  IndexAdd(s, Kind::kOfferIndex, kOpenOffersId, offer.id());
   return Result::Ok();
 }
 
@@ -74,6 +75,7 @@ Result ApplyOfferWithdraw(const DecodedTx& tx, const BlockEnv& env, StateDelta& 
   KONTOR_RETURN_IF_ERROR(LoadOwnOpenOffer(tx, s, tx.body.offer_withdraw().offer_id(), &offer));
   offer.set_state(v1::OFFER_STATE_WITHDRAWN);  // contracts already formed from it go on
   Store(s, Kind::kOffer, offer.id(), offer);
+  IndexRemove(s, Kind::kOfferIndex, kOpenOffersId, offer.id());
   return Result::Ok();
 }
 

@@ -5,6 +5,26 @@
 
 namespace kontor::contracts {
 
+void IndexAdd(StateDelta& s, Kind kind, std::string_view list_id, const std::string& id) {
+  v1::IdList list = Load<v1::IdList>(s, kind, list_id).value_or(v1::IdList());
+  for (const auto& existing : list.ids())
+    if (existing == id) return;
+  list.add_ids(id);
+  Store(s, kind, list_id, list);
+}
+
+void IndexRemove(StateDelta& s, Kind kind, std::string_view list_id, const std::string& id) {
+  auto list = Load<v1::IdList>(s, kind, list_id);
+  if (!list) return;
+  auto* ids = list->mutable_ids();
+  for (int i = 0; i < ids->size(); ++i)
+    if ((*ids)[i] == id) {
+      ids->erase(ids->begin() + i);
+      break;
+    }
+  Store(s, kind, list_id, *list);
+}
+
 Result CheckKeyField(std::string_view bytes, std::string_view what, bool optional) {
   if (optional && bytes.empty()) return Result::Ok();
   if (bytes.size() != 32) return {Code::kBadKey, std::string(what) + " must be a 32-byte key"};

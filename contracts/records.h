@@ -19,7 +19,14 @@ enum class Kind : uint8_t {
   kContract = 19,     // id: contract id (txid that formed it)
   kAgenda = 20,       // id: "agenda"
   kExternalTx = 21,   // id: network || 0x00 || external tx id
+  kOfferIndex = 22,   // id: "open" -> IdList of open offers
+  kPartyIndex = 23,   // id: a key -> IdList of its contracts
 };
+
+inline constexpr std::string_view kOpenOffersId = "open";
+// Adds (or removes) `id` in the IdList record of (kind, list_id).
+void IndexAdd(StateDelta& s, Kind kind, std::string_view list_id, const std::string& id);
+void IndexRemove(StateDelta& s, Kind kind, std::string_view list_id, const std::string& id);
 
 template <typename Message>
 std::optional<Message> Load(const StateView& view, Kind kind, std::string_view id) {

@@ -11,5 +11,6 @@ void AddKeysCommands(CLI::App& app, Context& ctx);
 void AddTxCommands(CLI::App& app, Context& ctx);
 void AddQueryCommands(CLI::App& app, Context& ctx);
 void AddAuditCommands(CLI::App& app, Context& ctx);
+void AddMarketCommands(CLI::App& app, Context& ctx);
 
 }  // namespace kontor::cli

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   AddTxCommands(app, ctx);
   AddQueryCommands(app, ctx);
   AddAuditCommands(app, ctx);
+  AddMarketCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
