@@ -26,6 +26,7 @@ Result KontorApp::CheckStateless(const DecodedTx& tx) const {
     case B::kContractNotice:
     case B::kContractClose:
     case B::kContractSettle: return CheckContractAction(tx);
+    case B::kUsageReport: return CheckUsageReport(tx);
     case B::PAYLOAD_NOT_SET: break;
   }
   return {Code::kUnknownPayload, "payload " + std::to_string(tx.body.payload_case()) + " is not known"};
@@ -49,6 +50,7 @@ Result KontorApp::Apply(const DecodedTx& tx, const BlockEnv& env, StateDelta& s)
     case B::kContractNotice: return ApplyContractNotice(tx, env, s);
     case B::kContractClose: return ApplyContractClose(tx, env, s);
     case B::kContractSettle: return ApplyContractSettle(tx, env, s);
+    case B::kUsageReport: return ApplyUsageReport(tx, env, s);
     case B::PAYLOAD_NOT_SET: break;
   }
   return {Code::kUnknownPayload, "payload " + std::to_string(tx.body.payload_case()) + " is not known"};

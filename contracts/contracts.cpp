@@ -1,6 +1,8 @@
 // Compute contracts: formed by accepting an offer (renter alone) or by a negotiated agreement
 // co-signed by renter, provider and broker; funded by an escrow deposit; charged by time;
 // closed by the renter, by the provider after notice, or by the ledger (term ended, escrow dry).
+#include <algorithm>
+
 #include "contracts/escrow.h"
 #include "contracts/families.h"
 #include "ledger/accounts.h"
@@ -195,6 +197,12 @@ Result ApplyContractClose(const DecodedTx& tx, const BlockEnv& env, StateDelta& 
     return {Code::kNotAuthorized, "the provider cannot close at once: give notice and wait the notice period of " +
                                       std::to_string(c.terms().notice_period_ms()) + " ms"};
   if (tx.fee_payer().view() != c.terms().renter()) return {Code::kNotAuthorized, "only the renter closes a contract at once"};
+  // A contract whose notice or term already ran out (the ledger closes it at the end of this
+  // block) closes at that moment, for that reason, not now.
+  if (c.state() == v1::CONTRACT_STATE_NOTICE && c.termination_at_ms() <= env.time_ms &&
+      (c.end_ms() == 0 || c.termination_at_ms() < c.end_ms()))
+    return CloseContract(s, &c, c.termination_at_ms(), v1::CLOSE_REASON_PROVIDER_TERMINATED);
+  if (c.end_ms() != 0 && c.end_ms() <= env.time_ms) return CloseContract(s, &c, c.end_ms(), v1::CLOSE_REASON_ENDED);
   return CloseContract(s, &c, env.time_ms, v1::CLOSE_REASON_RENTER_CLOSED);
 }
 
@@ -204,6 +212,62 @@ Result ApplyContractSettle(const DecodedTx& tx, const BlockEnv& env, StateDelta&
   bool closed = false;
   KONTOR_RETURN_IF_ERROR(SettleOrClose(s, &c, env.time_ms, &closed));
   if (!closed) StoreContract(s, c);
+  return Result::Ok();
+}
+
+Result CheckUsageReport(const DecodedTx& tx) {
+  const auto& u = tx.body.usage_report();
+  if (u.contract_id().size() != 32) return {Code::kBadField, "contract id must be 32 bytes"};
+  if (!u.previous_report().empty() && u.previous_report().size() != 32) return {Code::kBadField, "previous report must be a 32-byte txid"};
+  if (u.cumulative_size() == 0 || static_cast<size_t>(u.cumulative_size()) > kMeteredPricesMax)
+    return {Code::kBadField, "a usage report has 1..8 metered quantities"};
+  std::string previous;
+  for (const auto& q : u.cumulative()) {
+    if (!previous.empty() && q.name() <= previous) return {Code::kBadField, "usage quantities must be sorted by name, without repeats"};
+    previous = q.name();
+  }
+  return Result::Ok();
+}
+
+Result ApplyUsageReport(const DecodedTx& tx, const BlockEnv& env, StateDelta& s) {
+  const auto& u = tx.body.usage_report();
+  v1::Contract c;
+  KONTOR_RETURN_IF_ERROR(LoadOpenContract(s, u.contract_id(), &c));
+  if (tx.fee_payer().view() != c.terms().provider()) return {Code::kNotAuthorized, "only the provider reports usage"};
+  if (u.previous_report() != c.last_usage_report())
+    return {Code::kMismatch, "previous report " + HexEncode(u.previous_report()) + " is not the contract's last report " +
+                                 (c.last_usage_report().empty() ? std::string("(none yet)") : HexEncode(c.last_usage_report()))};
+  // Charge = sum over names of (cumulative - last cumulative) x price, in 128 bits.
+  unsigned __int128 charge = 0;
+  google::protobuf::RepeatedPtrField<v1::UsageAmount> next = c.usage();
+  for (const auto& q : u.cumulative()) {
+    const v1::MeteredPrice* price = nullptr;
+    for (const auto& m : c.terms().metered())
+      if (m.name() == q.name()) price = &m;
+    if (!price) return {Code::kMismatch, "'" + q.name() + "' is not a metered price of this contract"};
+    v1::UsageAmount* last = nullptr;
+    for (auto& l : next)
+      if (l.name() == q.name()) last = &l;
+    uint64_t before = last ? last->quantity() : 0;
+    if (q.quantity() < before)
+      return {Code::kMismatch, "cumulative '" + q.name() + "' went down from " + std::to_string(before) + " to " + std::to_string(q.quantity())};
+    charge += static_cast<unsigned __int128>(q.quantity() - before) * price->price_per_unit();
+    if (last) last->set_quantity(q.quantity());
+    else *next.Add() = q;
+  }
+  if (charge > UINT64_MAX) return {Code::kOverflow, "the metered charge exceeds 2^64-1"};
+  std::sort(next.begin(), next.end(), [](const v1::UsageAmount& a, const v1::UsageAmount& b) { return a.name() < b.name(); });
+  *c.mutable_usage() = next;
+  c.set_last_usage_report(tx.txid.bytes());
+  // Time first, then the metered charge; either may exhaust the escrow.
+  bool closed = false;
+  KONTOR_RETURN_IF_ERROR(SettleOrClose(s, &c, env.time_ms, &closed));
+  if (closed) return Result::Ok();
+  uint64_t paid = 0;
+  KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, &c, static_cast<uint64_t>(charge), &paid));
+  c.set_metered_charged(c.metered_charged() + paid);
+  if (paid < charge) return CloseContract(s, &c, env.time_ms, v1::CLOSE_REASON_INSUFFICIENT_FUNDS);
+  StoreContract(s, c);
   return Result::Ok();
 }
 

@@ -17,6 +17,8 @@ uint64_t EscrowTotal(const v1::Contract& c) {
 Result Accrued(const v1::Contract& c, uint64_t t_ms, uint64_t* out) {
   const auto& t = c.terms();
   uint64_t until = c.end_ms() != 0 ? std::min(t_ms, c.end_ms()) : t_ms;
+  // After notice the contract ends at its termination time, even before the ledger closes it.
+  if (c.state() == v1::CONTRACT_STATE_NOTICE) until = std::min(until, c.termination_at_ms());
   if (until <= t.start_ms()) {
     *out = 0;
     return Result::Ok();
@@ -42,9 +44,16 @@ Result Settle(StateDelta& s, v1::Contract* c, uint64_t t_ms, bool* ran_dry) {
   KONTOR_RETURN_IF_ERROR(Accrued(*c, t_ms, &accrued));
   if (accrued <= c->charged()) return Result::Ok();
   uint64_t due = accrued - c->charged();
-  uint64_t available = EscrowTotal(*c);
-  uint64_t pay = std::min(due, available);
-  *ran_dry = due > available;
+  uint64_t paid = 0;
+  KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, due, &paid));
+  *ran_dry = paid < due;
+  c->set_charged(c->charged() + paid);
+  return Result::Ok();
+}
+
+Result PayFromEscrow(StateDelta& s, v1::Contract* c, uint64_t amount, uint64_t* paid) {
+  uint64_t pay = std::min(amount, EscrowTotal(*c));
+  *paid = pay;
   // Consume deposits first-in, first-out.
   uint64_t left = pay;
   auto* escrow = c->mutable_escrow();
@@ -57,10 +66,14 @@ Result Settle(StateDelta& s, v1::Contract* c, uint64_t t_ms, bool* ran_dry) {
   escrow->erase(std::remove_if(escrow->begin(), escrow->end(), [](const v1::EscrowDeposit& d) { return d.amount() == 0; }),
                 escrow->end());
   const auto& t = c->terms();
-  uint64_t broker = t.broker().empty() ? 0 : static_cast<uint64_t>(static_cast<U128>(pay) * t.broker_fee_bps() / kBasisPointsMax);
+  // The broker's share is taken of everything paid so far, so how often a contract is
+  // settled never changes the split (a per-payment floor would drift by 1 per settlement).
+  U128 paid_total = static_cast<U128>(c->paid_provider()) + c->paid_broker() + pay;
+  uint64_t broker = t.broker().empty()
+                        ? 0
+                        : static_cast<uint64_t>(paid_total * t.broker_fee_bps() / kBasisPointsMax) - c->paid_broker();
   KONTOR_RETURN_IF_ERROR(Pay(s, t.provider(), t.asset(), pay - broker));
   KONTOR_RETURN_IF_ERROR(Pay(s, t.broker(), t.asset(), broker));
-  c->set_charged(c->charged() + pay);
   c->set_paid_provider(c->paid_provider() + (pay - broker));
   c->set_paid_broker(c->paid_broker() + broker);
   return Result::Ok();
@@ -87,6 +100,31 @@ Result CloseContract(StateDelta& s, v1::Contract* c, uint64_t at_ms, v1::CloseRe
   c->set_close_reason(reason);
   c->set_closed_at_ms(at_ms);
   StoreContract(s, *c);
+  // Reputation facts, counted from what the ledger saw.
+  bool early = c->end_ms() == 0 || at_ms < c->end_ms();
+  auto bump = [&](const std::string& key, auto&& change) {
+    v1::Reputation r = Load<v1::Reputation>(s, Kind::kReputation, key).value_or(v1::Reputation());
+    change(r);
+    Store(s, Kind::kReputation, key, r);
+  };
+  const auto& t = c->terms();
+  switch (reason) {
+    case v1::CLOSE_REASON_ENDED:
+      bump(t.provider(), [](v1::Reputation& r) { r.set_provider_completed(r.provider_completed() + 1); });
+      bump(t.renter(), [](v1::Reputation& r) { r.set_renter_completed(r.renter_completed() + 1); });
+      break;
+    case v1::CLOSE_REASON_PROVIDER_TERMINATED:
+      if (early) bump(t.provider(), [](v1::Reputation& r) { r.set_provider_terminated_early(r.provider_terminated_early() + 1); });
+      break;
+    case v1::CLOSE_REASON_RENTER_CLOSED:
+      if (early) bump(t.renter(), [](v1::Reputation& r) { r.set_renter_closed_early(r.renter_closed_early() + 1); });
+      break;
+    case v1::CLOSE_REASON_INSUFFICIENT_FUNDS:
+      bump(t.renter(), [](v1::Reputation& r) { r.set_renter_insufficient_funds(r.renter_insufficient_funds() + 1); });
+      bump(t.provider(), [](v1::Reputation& r) { r.set_provider_insufficient_funds(r.provider_insufficient_funds() + 1); });
+      break;
+    default: break;
+  }
   return Result::Ok();
 }
 

@@ -37,6 +37,8 @@ Result ApplyContractTopup(const DecodedTx& tx, const BlockEnv& env, StateDelta& 
 Result ApplyContractNotice(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
 Result ApplyContractClose(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
 Result ApplyContractSettle(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
+Result CheckUsageReport(const DecodedTx& tx);
+Result ApplyUsageReport(const DecodedTx& tx, const BlockEnv& env, StateDelta& s);
 // End of block: closes contracts whose term or notice ended or whose escrow ran dry.
 Result ProcessAgenda(const BlockEnv& env, StateDelta& s);
 

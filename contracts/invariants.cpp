@@ -94,8 +94,9 @@ Result CheckRecordInvariants(const StateView& before, const StateDelta& block_de
     auto from = old_c ? old_c->state() : v1::CONTRACT_STATE_UNSPECIFIED;
     if (!LegalContractMove(from, new_c->state()))
       bad = Result(Code::kInvariantBroken, name + " moved from state " + std::to_string(from) + " to " + std::to_string(new_c->state()));
-    else if (new_c->charged() != new_c->paid_provider() + new_c->paid_broker())
-      bad = Result(Code::kInvariantBroken, name + ": charged differs from provider + broker payments");
+    else if (static_cast<unsigned __int128>(new_c->charged()) + new_c->metered_charged() !=
+             static_cast<unsigned __int128>(new_c->paid_provider()) + new_c->paid_broker())
+      bad = Result(Code::kInvariantBroken, name + ": time + metered charges differ from provider + broker payments");
     else if (new_c->state() == v1::CONTRACT_STATE_CLOSED && EscrowTotal(*new_c) != 0)
       bad = Result(Code::kInvariantBroken, name + " is closed but still holds escrow");
     else if (old_c && new_c->charged() < old_c->charged())

@@ -21,6 +21,7 @@ enum class Kind : uint8_t {
   kExternalTx = 21,   // id: network || 0x00 || external tx id
   kOfferIndex = 22,   // id: "open" -> IdList of open offers
   kPartyIndex = 23,   // id: a key -> IdList of its contracts
+  kReputation = 24,   // id: a key -> Reputation
 };
 
 inline constexpr std::string_view kOpenOffersId = "open";

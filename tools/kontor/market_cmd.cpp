@@ -322,6 +322,8 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
   propose->add_option("--deposit", deposit, "renter's escrow deposit")->required();
   propose->add_option("--start-in", start_in, "start this long after the head block (0 = when included)")->capture_default_str();
   propose->add_option("--resource", attrs, "what one unit is: key=value (repeat)");
+  static std::vector<std::string> metered;
+  propose->add_option("--metered", metered, "metered price name=price_per_unit, e.g. egress_gb=0.05 (repeat)");
   propose->callback([&ctx] {
     contract_tx.cosigners = {provider_who};
     if (!broker_who.empty()) contract_tx.cosigners.push_back(broker_who);
@@ -343,6 +345,15 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
       t->set_notice_period_ms(ParseDuration(notice));
       t->set_deposit(ParseAmount(deposit, assets.Decimals(asset), asset));
       ParseAttributes(attrs, t->mutable_resources());
+      std::vector<std::string> sorted = metered;
+      std::sort(sorted.begin(), sorted.end());
+      for (const auto& m : sorted) {
+        auto eq = m.find('=');
+        if (eq == std::string::npos) throw CliError("--metered '" + m + "' must be name=price");
+        auto* mp = t->add_metered();
+        mp->set_name(m.substr(0, eq));
+        mp->set_price_per_unit(ParseAmount(m.substr(eq + 1), assets.Decimals(asset), asset));
+      }
     });
   });
   struct Action {
@@ -445,6 +456,54 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
       if (!ctx.json_output()) std::printf("%s  %-8s  %s\n", HexEncode(id).c_str(), role.c_str(), states[c->state()]);
     }
     if (ctx.json_output()) PrintJson(out);
+  });
+
+  // ---------------- usage ----------------
+  auto* usage = app.add_subcommand("usage", "metered usage reports (provider)")->require_subcommand(1);
+  static TxOptions usage_tx;
+  static std::vector<std::string> quantities;
+  auto* ureport = usage->add_subcommand("report", "report cumulative metered usage; the increase is charged from escrow");
+  AddTxOptions(ureport, usage_tx);
+  ureport->add_option("contract_id", contract_id, "contract id (hex)")->required();
+  ureport->add_option("--cumulative", quantities, "name=quantity since the start, e.g. egress_gb=120 (repeat)")->required();
+  ureport->callback([&ctx] {
+    std::string id = IdBytes(contract_id, "contract id");
+    auto c = QueryRecord<v1::Contract>(ctx, kContract, id);
+    if (!c) throw CliError("no contract " + contract_id);
+    RunTx(ctx, usage_tx, [&](v1::TxBody& body, const AssetTable&) {
+      auto* u = body.mutable_usage_report();
+      u->set_contract_id(id);
+      u->set_previous_report(c->last_usage_report());
+      std::vector<std::string> sorted = quantities;
+      std::sort(sorted.begin(), sorted.end());
+      for (const auto& q : sorted) {
+        auto eq = q.find('=');
+        if (eq == std::string::npos) throw CliError("--cumulative '" + q + "' must be name=quantity");
+        auto* a = u->add_cumulative();
+        a->set_name(q.substr(0, eq));
+        a->set_quantity(std::stoull(q.substr(eq + 1)));
+      }
+    });
+  });
+
+  // ---------------- reputation ----------------
+  auto* reputation = app.add_subcommand("reputation", "facts the ledger counted for a key as provider and as renter");
+  reputation->add_option("who", who, "address or key name")->required();
+  reputation->callback([&ctx] {
+    auto r = QueryRecord<v1::Reputation>(ctx, 24, ctx.ResolveKey(who).bytes()).value_or(v1::Reputation());
+    if (ctx.json_output()) {
+      json j = {{"address", Addr(ctx.ResolveKey(who).bytes())},
+                {"provider_completed", r.provider_completed()}, {"provider_terminated_early", r.provider_terminated_early()},
+                {"provider_insufficient_funds", r.provider_insufficient_funds()}, {"renter_completed", r.renter_completed()},
+                {"renter_closed_early", r.renter_closed_early()}, {"renter_insufficient_funds", r.renter_insufficient_funds()}};
+      return PrintJson(j);
+    }
+    PrintFields({{"address", Addr(ctx.ResolveKey(who).bytes())},
+                 {"as provider", std::to_string(r.provider_completed()) + " completed, " + std::to_string(r.provider_terminated_early()) +
+                                     " terminated early, " + std::to_string(r.provider_insufficient_funds()) + " ended by renters' escrow running dry"},
+                 {"as renter", std::to_string(r.renter_completed()) + " completed, " + std::to_string(r.renter_closed_early()) +
+                                   " closed early, " + std::to_string(r.renter_insufficient_funds()) + " ran out of escrow"},
+                 {"invoices", "not recorded yet (invoices are not implemented)"}});
   });
 
   // ---------------- asset ----------------
