@@ -58,6 +58,7 @@ Result ApplyAssetDeposit(const DecodedTx& tx, const BlockEnv& env, StateDelta& s
 Result CheckAssetWithdraw(const DecodedTx& tx) {
   const auto& w = tx.body.asset_withdraw();
   if (w.amount() == 0) return {Code::kBadAmount, "withdrawal amount must be greater than zero"};
+  if (w.asset().empty() || w.asset().size() > limits::kAssetSymbolBytesMax) return {Code::kBadField, "asset symbol must be 1..16 bytes"};
   KONTOR_RETURN_IF_ERROR(CheckExternalField(w.network(), "withdrawal network"));
   KONTOR_RETURN_IF_ERROR(CheckExternalField(w.destination(), "withdrawal destination"));
   return Result::Ok();

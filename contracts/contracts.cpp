@@ -29,6 +29,12 @@ Result CheckTermsShape(const v1::ContractTerms& t) {
   if (t.broker_fee_bps() > kBasisPointsMax) return {Code::kBadField, "broker fee is above 10000 basis points"};
   if (t.broker().empty() && t.broker_fee_bps() != 0) return {Code::kBadField, "a broker fee needs a broker"};
   if (static_cast<size_t>(t.metered_size()) > kMeteredPricesMax) return {Code::kTooLarge, "more than 8 metered prices"};
+  for (int i = 0; i < t.metered_size(); ++i) {
+    const auto& m = t.metered(i);
+    if (!ValidName(m.name())) return {Code::kBadField, "metered price name '" + m.name() + "' must be 1..32 of a-z 0-9 _"};
+    if (i > 0 && m.name() <= t.metered(i - 1).name()) return {Code::kBadField, "metered prices must be sorted by name, without repeats"};
+    if (m.price_per_unit() == 0) return {Code::kBadAmount, "metered price '" + m.name() + "' must be greater than zero"};
+  }
   U128 rate = static_cast<U128>(t.units()) * t.price_per_unit_hour();
   if (rate > UINT64_MAX) return {Code::kOverflow, "units x price per unit-hour exceeds 2^64-1"};
   if (t.duration_ms() != 0 && rate * t.duration_ms() / kMillisecondsPerHour > UINT64_MAX)
@@ -155,6 +161,11 @@ Result ApplyContractAccept(const DecodedTx& tx, const BlockEnv& env, StateDelta&
 
 Result CheckContractAction(const DecodedTx& tx) {
   const auto& b = tx.body;
+  const std::string& id = b.has_contract_topup() ? b.contract_topup().contract_id()
+                          : b.has_contract_notice() ? b.contract_notice().contract_id()
+                          : b.has_contract_close() ? b.contract_close().contract_id()
+                                                   : b.contract_settle().contract_id();
+  if (id.size() != 32) return {Code::kBadField, "contract id must be 32 bytes"};
   if (b.has_contract_topup() && b.contract_topup().amount() == 0) return {Code::kBadAmount, "top-up amount must be greater than zero"};
   return Result::Ok();
 }
@@ -184,6 +195,7 @@ Result ApplyContractNotice(const DecodedTx& tx, const BlockEnv& env, StateDelta&
   bool closed = false;
   KONTOR_RETURN_IF_ERROR(SettleOrClose(s, &c, env.time_ms, &closed));
   if (closed) return Result::Ok();
+  if (c.terms().notice_period_ms() > UINT64_MAX - env.time_ms) return {Code::kOverflow, "block time + notice period exceeds 2^64-1 ms"};
   c.set_state(v1::CONTRACT_STATE_NOTICE);
   c.set_termination_at_ms(env.time_ms + c.terms().notice_period_ms());
   StoreContract(s, c);
@@ -221,10 +233,10 @@ Result CheckUsageReport(const DecodedTx& tx) {
   if (!u.previous_report().empty() && u.previous_report().size() != 32) return {Code::kBadField, "previous report must be a 32-byte txid"};
   if (u.cumulative_size() == 0 || static_cast<size_t>(u.cumulative_size()) > kMeteredPricesMax)
     return {Code::kBadField, "a usage report has 1..8 metered quantities"};
-  std::string previous;
-  for (const auto& q : u.cumulative()) {
-    if (!previous.empty() && q.name() <= previous) return {Code::kBadField, "usage quantities must be sorted by name, without repeats"};
-    previous = q.name();
+  for (int i = 0; i < u.cumulative_size(); ++i) {
+    if (!ValidName(u.cumulative(i).name())) return {Code::kBadField, "usage name '" + u.cumulative(i).name() + "' must be 1..32 of a-z 0-9 _"};
+    if (i > 0 && u.cumulative(i).name() <= u.cumulative(i - 1).name())
+      return {Code::kBadField, "usage quantities must be sorted by name, without repeats"};
   }
   return Result::Ok();
 }
@@ -251,7 +263,8 @@ Result ApplyUsageReport(const DecodedTx& tx, const BlockEnv& env, StateDelta& s)
     uint64_t before = last ? last->quantity() : 0;
     if (q.quantity() < before)
       return {Code::kMismatch, "cumulative '" + q.name() + "' went down from " + std::to_string(before) + " to " + std::to_string(q.quantity())};
-    charge += static_cast<unsigned __int128>(q.quantity() - before) * price->price_per_unit();
+    charge += static_cast<unsigned __int128>(q.quantity() - before) * price->price_per_unit();  // each term < 2^128 / 8
+    if (charge > UINT64_MAX) return {Code::kOverflow, "the metered charge exceeds 2^64-1"};
     if (last) last->set_quantity(q.quantity());
     else *next.Add() = q;
   }

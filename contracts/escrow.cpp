@@ -41,7 +41,14 @@ static Result Pay(StateDelta& s, const std::string& key, const std::string& asse
 Result Settle(StateDelta& s, v1::Contract* c, uint64_t t_ms, bool* ran_dry) {
   *ran_dry = false;
   uint64_t accrued = 0;
-  KONTOR_RETURN_IF_ERROR(Accrued(*c, t_ms, &accrued));
+  if (!Accrued(*c, t_ms, &accrued).ok()) {
+    // More is due than 2^64-1: certainly more than escrow holds. Pay it all; the contract closes.
+    uint64_t paid = 0;
+    KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, EscrowTotal(*c), &paid));
+    c->set_charged(c->charged() + paid);
+    *ran_dry = true;
+    return Result::Ok();
+  }
   if (accrued <= c->charged()) return Result::Ok();
   uint64_t due = accrued - c->charged();
   uint64_t paid = 0;
@@ -136,7 +143,7 @@ Result AddEscrow(v1::Contract* c, const PublicKey& depositor, uint64_t amount) {
     return Result::Ok();
   }
   if (static_cast<size_t>(escrow->size()) >= kEscrowDepositsMax)
-    return {Code::kTooLarge, "the contract already tracks 64 separate deposits; top up from a previous depositor"};
+    return {Code::kTooLarge, "the contract already tracks 64 separate deposits; only the latest depositor can add to its deposit"};
   auto* d = escrow->Add();
   d->set_depositor(depositor.bytes());
   d->set_amount(amount);

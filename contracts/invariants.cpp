@@ -74,7 +74,8 @@ Result CheckSupplyInvariant(const StateView& before, const StateDelta& block_del
 static bool LegalContractMove(v1::ContractState from, v1::ContractState to) {
   using S = v1::ContractState;
   if (from == to) return true;
-  if (from == S::CONTRACT_STATE_UNSPECIFIED) return to == S::CONTRACT_STATE_ACTIVE;
+  // A contract formed in this block may also have been given notice or closed in it.
+  if (from == S::CONTRACT_STATE_UNSPECIFIED) return to != S::CONTRACT_STATE_UNSPECIFIED;
   if (from == S::CONTRACT_STATE_ACTIVE) return to == S::CONTRACT_STATE_NOTICE || to == S::CONTRACT_STATE_CLOSED;
   if (from == S::CONTRACT_STATE_NOTICE) return to == S::CONTRACT_STATE_CLOSED;
   return false;  // closed is final
@@ -99,7 +100,7 @@ Result CheckRecordInvariants(const StateView& before, const StateDelta& block_de
       bad = Result(Code::kInvariantBroken, name + ": time + metered charges differ from provider + broker payments");
     else if (new_c->state() == v1::CONTRACT_STATE_CLOSED && EscrowTotal(*new_c) != 0)
       bad = Result(Code::kInvariantBroken, name + " is closed but still holds escrow");
-    else if (old_c && new_c->charged() < old_c->charged())
+    else if (old_c && (new_c->charged() < old_c->charged() || new_c->metered_charged() < old_c->metered_charged()))
       bad = Result(Code::kInvariantBroken, name + ": charges went down");
   });
   KONTOR_RETURN_IF_ERROR(bad);

@@ -50,7 +50,10 @@ static Result LoadOwnOpenOffer(const DecodedTx& tx, StateDelta& s, const std::st
   return Result::Ok();
 }
 
-Result CheckOfferUpdate(const DecodedTx& tx) { return CheckTerms(tx.body.offer_update().terms()); }
+Result CheckOfferUpdate(const DecodedTx& tx) {
+  if (tx.body.offer_update().offer_id().size() != 32) return {Code::kBadField, "offer id must be 32 bytes"};
+  return CheckTerms(tx.body.offer_update().terms());
+}
 
 Result ApplyOfferUpdate(const DecodedTx& tx, const BlockEnv& env, StateDelta& s) {
   v1::Offer offer;

@@ -31,10 +31,9 @@ Result CheckAttestationCreate(const DecodedTx& tx) {
   const auto& a = tx.body.attestation_create();
   KONTOR_RETURN_IF_ERROR(CheckKeyField(a.provider(), "attested provider"));
   if (a.attribute_keys_size() == 0) return {Code::kBadField, "an attestation names at least one attribute"};
-  std::string previous;
-  for (const auto& k : a.attribute_keys()) {
-    if (!previous.empty() && k <= previous) return {Code::kBadField, "attested attribute keys must be sorted and unique"};
-    previous = k;
+  for (int i = 0; i < a.attribute_keys_size(); ++i) {
+    if (!ValidName(a.attribute_keys(i))) return {Code::kBadField, "attested attribute key '" + a.attribute_keys(i) + "' is not a valid key"};
+    if (i > 0 && a.attribute_keys(i) <= a.attribute_keys(i - 1)) return {Code::kBadField, "attested attribute keys must be sorted and unique"};
   }
   if (a.expires_at_ms() == 0) return {Code::kBadField, "an attestation needs an expiry time"};
   return Result::Ok();

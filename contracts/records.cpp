@@ -31,7 +31,7 @@ Result CheckKeyField(std::string_view bytes, std::string_view what, bool optiona
   return Result::Ok();
 }
 
-static bool ValidKeyName(std::string_view key) {
+bool ValidName(std::string_view key) {
   if (key.empty() || key.size() > kAttributeKeyBytesMax) return false;
   for (char c : key)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
@@ -43,7 +43,7 @@ Result CheckAttributes(const google::protobuf::RepeatedPtrField<v1::Attribute>& 
     return {Code::kTooLarge, std::string(what) + ": more than 32 attributes"};
   std::string previous;
   for (const auto& a : attributes) {
-    if (!ValidKeyName(a.key()))
+    if (!ValidName(a.key()))
       return {Code::kBadField, std::string(what) + ": attribute key '" + a.key() + "' must be 1..32 of a-z 0-9 _"};
     if (!previous.empty() && a.key() <= previous)
       return {Code::kBadField, std::string(what) + ": attributes must be sorted by key without repeats ('" + a.key() + "')"};
@@ -67,7 +67,7 @@ Result CheckRequirement(const v1::AttestationRequirement& r) {
   }
   previous.clear();
   for (const auto& k : r.attribute_keys()) {
-    if (!ValidKeyName(k)) return {Code::kBadField, "attestation requirement: bad attribute key '" + k + "'"};
+    if (!ValidName(k)) return {Code::kBadField, "attestation requirement: bad attribute key '" + k + "'"};
     if (!previous.empty() && k <= previous) return {Code::kBadField, "attestation requirement: keys must be sorted and unique"};
     previous = k;
   }

@@ -53,6 +53,8 @@ inline constexpr std::string_view kAgendaId = "agenda";
 
 // Shape checks shared by several payloads.
 Result CheckKeyField(std::string_view bytes, std::string_view what, bool optional = false);
+// Attribute keys, metered names: 1..32 of a-z 0-9 _.
+bool ValidName(std::string_view name);
 Result CheckAttributes(const google::protobuf::RepeatedPtrField<v1::Attribute>& attributes, std::string_view what);
 Result CheckRequirement(const v1::AttestationRequirement& requirement);
 // A new account must be a key someone can sign for: curve-checked unless it exists already.

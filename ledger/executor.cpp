@@ -54,7 +54,8 @@ void Executor::DecodeAndVerify(const std::vector<std::string_view>& envelopes, s
   });
 }
 
-Result Executor::ExecuteTx(const DecodedTx& tx, const BlockEnv& env, StateDelta& block_delta, uint64_t* fees) {
+Result Executor::ExecuteTx(const DecodedTx& tx, const BlockEnv& env, StateDelta& block_delta, uint64_t* fees,
+                           bool check_invariants) {
   const v1::TxBody& body = tx.body;
   if (body.expiry_height() != 0 && env.height > body.expiry_height())
     return {Code::kExpired, "tx expired at height " + std::to_string(body.expiry_height()) + "; block is " +
@@ -75,19 +76,25 @@ Result Executor::ExecuteTx(const DecodedTx& tx, const BlockEnv& env, StateDelta&
   if (payer.nonce() == UINT64_MAX) return {Code::kOverflow, "nonce of " + EncodeAddress(tx.fee_payer()) + " is exhausted"};
   payer.set_nonce(payer.nonce() + 1);
   StoreAccount(sandbox, tx.fee_payer(), payer);
+  // The fee goes to the block's proposer within the tx itself, so each tx moves value only
+  // between accounts (and a proposer that cannot be credited fails the tx, not the block).
+  if (body.fee() > 0) {
+    v1::Account proposer = LoadAccount(sandbox, env.proposer);
+    Result r = Credit(&proposer, genesis_.params.fee_asset, body.fee());
+    if (!r.ok()) return {r.code(), "cannot credit the fee to the proposer: " + r.message()};
+    StoreAccount(sandbox, env.proposer, proposer);
+  }
   KONTOR_RETURN_IF_ERROR(app_.Apply(tx, env, sandbox));
+  if (check_invariants) {
+    Result r = app_.CheckInvariants(env, block_delta, sandbox);
+    if (!r.ok()) return {Code::kInvariantBroken, "tx would break an invariant: " + r.message()};
+  }
   *fees += body.fee();
   sandbox.MergeInto(&block_delta);
   return Result::Ok();
 }
 
 Result Executor::FinishBlock(const BlockEnv& env, const StateView& before, StateDelta& block_delta, uint64_t fees) {
-  if (fees > 0) {
-    v1::Account proposer = LoadAccount(block_delta, env.proposer);
-    Result r = Credit(&proposer, genesis_.params.fee_asset, fees);
-    if (!r.ok()) return {r.code(), "block " + std::to_string(env.height) + ": crediting fees to the proposer: " + r.message()};
-    StoreAccount(block_delta, env.proposer, proposer);
-  }
   KONTOR_RETURN_IF_ERROR(app_.EndBlock(env, block_delta));
   Result r = app_.CheckInvariants(env, before, block_delta);
   if (!r.ok()) return {Code::kInvariantBroken, "block " + std::to_string(env.height) + ": invariant broken: " + r.message()};
@@ -228,7 +235,7 @@ Result Executor::ProposeBlock(const std::vector<std::string_view>& candidates, u
     Result r = results[i];
     if (r.ok() && decoded.txs.size() >= genesis_.params.block_txs_max) break;
     if (r.ok() && bytes + txs[i].envelope.size() + limits::kHeaderBytesMax > genesis_.params.block_bytes_max) break;
-    if (r.ok()) r = ExecuteTx(txs[i], env, delta, &fees);
+    if (r.ok()) r = ExecuteTx(txs[i], env, delta, &fees, /*check_invariants=*/true);
     if (!r.ok()) {
       if (rejected) rejected->push_back({i, txs[i].txid, r});
       continue;

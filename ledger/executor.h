@@ -75,8 +75,12 @@ class Executor {
   // The stateless checks of one decoded tx beyond DecodeTx: fee floor and the application's.
   Result CheckStateless(const DecodedTx& tx) const;
   // Runs one tx (expiry, nonce, fee, payload) in a sandbox over `block_delta`; merges on success.
-  Result ExecuteTx(const DecodedTx& tx, const BlockEnv& env, StateDelta& block_delta, uint64_t* fees);
-  // Credits fees to the proposer, runs EndBlock and the invariants.
+  // With check_invariants, the application's invariants are checked over the tx's own changes
+  // first and a tx that would break one fails (kInvariantBroken): a proposer uses this so one bad
+  // tx cannot make every block it builds invalid.
+  Result ExecuteTx(const DecodedTx& tx, const BlockEnv& env, StateDelta& block_delta, uint64_t* fees,
+                   bool check_invariants = false);
+  // Runs EndBlock and the invariants (fees were credited to the proposer tx by tx).
   Result FinishBlock(const BlockEnv& env, const StateView& before, StateDelta& block_delta, uint64_t fees);
 
   // Verifies and executes a block with its commit on top of `state`/`parent`.
