@@ -1,0 +1,655 @@
+// Compute contracts against a model: random sequences of top-ups, settlements, usage reports,
+// notices and closes on 1..3 negotiated contracts (renter alice, provider dave, broker bob if
+// any), in blocks at random times. After every block each contract, every USDC and KTR balance
+// and the supply identity must equal what a model kept here predicts, and every rejected tx must
+// have been predicted with its code.
+//
+// The model is written from the rules (contracts/escrow.h, the payload comments in
+// proto/kontor/v1/tx.proto), in plain integers, not with the code under test:
+//   accrued(t) = floor(units * price_per_unit_hour * (min(t, end, termination) - start) / 3_600_000)
+//   a payment comes out of escrow first-in first-out; the broker holds floor(all paid * bps / 10_000)
+//   txs see their block's time; a top-up adds to escrow before settling; settling that cannot
+//   be covered pays what escrow holds and closes the contract (insufficient funds, at block time)
+//   at the end of a block the ledger closes contracts whose notice ran out (at the termination
+//   time), whose term ended (at the end) or whose escrow ran dry (at the block time)
+//   the renter's close after such a moment closes at that moment, for that reason
+//   a close refunds each deposit left to its depositor
+//   a rejected tx changes nothing (no fee, no nonce); each included one pays 10 KTR to the validator.
+// Block 1 forms the contracts and may already top them up, notice or close them.
+#include <rapidcheck/catch.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "contracts/records.h"
+#include "ledger/accounts.h"
+#include "ledger/bytes.h"
+#include "tests/support/test_env.h"
+// kontor-property-tests does not link kontor_test_support; this is the only property file that
+// compiles the test chain in.
+#include "tests/support/test_env.cpp"
+
+using namespace kontor;
+using kontor::contracts::Kind;
+using kontor::test::CloseResult;
+using kontor::test::TestEnv;
+using kontor::test::TxOptions;
+
+namespace {
+
+using U128 = unsigned __int128;
+using I128 = __int128;
+
+constexpr uint64_t kMsPerHour = 3'600'000;
+constexpr uint64_t kFunding = 1'000'000'000;  // TestEnv's default, of USDC and KTR, to each name
+constexpr uint64_t kFee = 10;                 // TestEnv's default fee, in KTR
+constexpr size_t kDepositsMax = 64;           // separate escrow deposits a contract tracks
+
+// Every key that may hold a balance: the four funded names, the gateway, the never-funded
+// "nobody" and the validator (which collects the fees).
+const std::vector<std::string> kHolders = {"alice", "bob", "carol", "dave", "gateway", "nobody", "validator"};
+
+std::string ReasonName(v1::CloseReason r) { return v1::CloseReason_Name(r); }
+std::string StateName(v1::ContractState s) { return v1::ContractState_Name(s); }
+
+// ---- The model ----
+
+struct MDeposit {
+  std::string who;
+  uint64_t amount = 0;
+};
+
+struct MContract {
+  std::string id;
+  // Terms.
+  uint64_t units = 0, price = 0, start = 0, end = 0 /* 0 = open-ended */, notice_period = 0;
+  bool has_broker = false;
+  uint32_t bps = 0;
+  std::map<std::string, uint64_t> metered;  // name -> price per unit
+  // What happened.
+  v1::ContractState state = v1::CONTRACT_STATE_ACTIVE;
+  uint64_t termination = 0;
+  uint64_t charged = 0, metered_charged = 0, paid_provider = 0, paid_broker = 0, refunded = 0;
+  std::vector<MDeposit> escrow;
+  v1::CloseReason reason = v1::CLOSE_REASON_UNSPECIFIED;
+  uint64_t closed_at = 0;
+  std::map<std::string, uint64_t> usage;
+  std::string last_report;
+
+  bool closed() const { return state == v1::CONTRACT_STATE_CLOSED; }
+};
+
+struct Model {
+  uint64_t now = 0;  // the time of the block being built
+  std::map<std::string, uint64_t> usdc, ktr, nonce;
+  std::vector<MContract> contracts;
+};
+
+uint64_t EscrowOf(const MContract& c) {
+  uint64_t sum = 0;
+  for (const auto& d : c.escrow) sum += d.amount;
+  return sum;
+}
+
+// Time charge accrued from the start until t.
+uint64_t AccruedAt(const MContract& c, uint64_t t) {
+  uint64_t until = t;
+  if (c.end != 0) until = std::min(until, c.end);
+  if (c.state == v1::CONTRACT_STATE_NOTICE) until = std::min(until, c.termination);
+  if (until <= c.start) return 0;
+  U128 v = U128(c.units) * c.price * (until - c.start) / kMsPerHour;
+  return static_cast<uint64_t>(v);  // amounts here stay far below 2^64
+}
+
+// Pays up to `amount` out of escrow, oldest deposit first; returns what was paid.
+uint64_t PayOut(Model& m, MContract& c, uint64_t amount) {
+  uint64_t pay = std::min(amount, EscrowOf(c));
+  uint64_t left = pay;
+  for (auto& d : c.escrow) {
+    uint64_t take = std::min(left, d.amount);
+    d.amount -= take;
+    left -= take;
+  }
+  c.escrow.erase(std::remove_if(c.escrow.begin(), c.escrow.end(), [](const MDeposit& d) { return d.amount == 0; }),
+                 c.escrow.end());
+  uint64_t total_paid = c.paid_provider + c.paid_broker + pay;
+  uint64_t broker_total = c.has_broker ? static_cast<uint64_t>(U128(total_paid) * c.bps / 10'000) : 0;
+  uint64_t to_broker = broker_total - c.paid_broker;
+  m.usdc["bob"] += to_broker;
+  m.usdc["dave"] += pay - to_broker;
+  c.paid_broker += to_broker;
+  c.paid_provider += pay - to_broker;
+  return pay;
+}
+
+// Charges the time accrued until t that is not charged yet; true if escrow could not cover it.
+bool SettleAt(Model& m, MContract& c, uint64_t t) {
+  uint64_t accrued = AccruedAt(c, t);
+  if (accrued <= c.charged) return false;
+  uint64_t due = accrued - c.charged;
+  uint64_t paid = PayOut(m, c, due);
+  c.charged += paid;
+  return paid < due;
+}
+
+void CloseAt(Model& m, MContract& c, uint64_t at, v1::CloseReason reason) {
+  if (SettleAt(m, c, at)) reason = v1::CLOSE_REASON_INSUFFICIENT_FUNDS;
+  for (const auto& d : c.escrow) {
+    m.usdc[d.who] += d.amount;
+    c.refunded += d.amount;
+  }
+  c.escrow.clear();
+  c.state = v1::CONTRACT_STATE_CLOSED;
+  c.reason = reason;
+  c.closed_at = at;
+}
+
+// Settles until the block's time; if escrow ran dry the contract closes then. True if closed.
+bool SettleOrCloseNow(Model& m, MContract& c) {
+  if (!SettleAt(m, c, m.now)) return false;
+  CloseAt(m, c, m.now, v1::CLOSE_REASON_INSUFFICIENT_FUNDS);
+  return true;
+}
+
+// The moment the notice or the term ran out, if by `now` (the notice wins if it is earlier).
+std::optional<std::pair<uint64_t, v1::CloseReason>> RanOut(const MContract& c, uint64_t now) {
+  if (c.state == v1::CONTRACT_STATE_NOTICE && c.termination <= now && (c.end == 0 || c.termination < c.end))
+    return std::make_pair(c.termination, v1::CLOSE_REASON_PROVIDER_TERMINATED);
+  if (c.end != 0 && c.end <= now) return std::make_pair(c.end, v1::CLOSE_REASON_ENDED);
+  return std::nullopt;
+}
+
+// ---- Model of each tx: the expected result code, and its effects when it is accepted. ----
+
+Code ModelTopup(Model& m, MContract& c, const std::string& who, uint64_t amount) {
+  if (c.closed()) return Code::kWrongState;
+  bool merges = !c.escrow.empty() && c.escrow.back().who == who;
+  if (!merges && c.escrow.size() >= kDepositsMax) return Code::kTooLarge;
+  m.usdc[who] -= amount;
+  if (merges) c.escrow.back().amount += amount;
+  else c.escrow.push_back({who, amount});
+  SettleOrCloseNow(m, c);
+  return Code::kOk;
+}
+
+Code ModelSettle(Model& m, MContract& c) {
+  if (c.closed()) return Code::kWrongState;
+  SettleOrCloseNow(m, c);
+  return Code::kOk;
+}
+
+Code ModelNotice(Model& m, MContract& c) {
+  if (c.closed()) return Code::kWrongState;
+  if (c.state == v1::CONTRACT_STATE_NOTICE) return Code::kWrongState;
+  if (SettleOrCloseNow(m, c)) return Code::kOk;
+  c.state = v1::CONTRACT_STATE_NOTICE;
+  c.termination = m.now + c.notice_period;
+  return Code::kOk;
+}
+
+Code ModelClose(Model& m, MContract& c, const std::string& who) {
+  if (c.closed()) return Code::kWrongState;
+  if (who != "alice") return Code::kNotAuthorized;
+  if (auto out = RanOut(c, m.now)) CloseAt(m, c, out->first, out->second);
+  else CloseAt(m, c, m.now, v1::CLOSE_REASON_RENTER_CLOSED);
+  return Code::kOk;
+}
+
+Code ModelUsage(Model& m, MContract& c, const std::map<std::string, uint64_t>& cumulative, const std::string& previous,
+                const std::string& txid) {
+  if (c.closed()) return Code::kWrongState;
+  if (previous != c.last_report) return Code::kMismatch;
+  uint64_t charge = 0;
+  for (const auto& [name, quantity] : cumulative) {
+    uint64_t before = c.usage.count(name) ? c.usage.at(name) : 0;
+    charge += (quantity - before) * c.metered.at(name);
+    c.usage[name] = quantity;
+  }
+  c.last_report = txid;
+  // Time first, then the metered charge.
+  if (SettleOrCloseNow(m, c)) return Code::kOk;
+  uint64_t paid = PayOut(m, c, charge);
+  c.metered_charged += paid;
+  if (paid < charge) CloseAt(m, c, m.now, v1::CLOSE_REASON_INSUFFICIENT_FUNDS);
+  return Code::kOk;
+}
+
+// End of block: what ran out or ran dry by the block's time closes.
+void ModelEndBlock(Model& m) {
+  for (auto& c : m.contracts) {
+    if (c.closed()) continue;
+    if (auto out = RanOut(c, m.now)) {
+      CloseAt(m, c, out->first, out->second);
+      continue;
+    }
+    uint64_t accrued = AccruedAt(c, m.now);
+    if (accrued > c.charged && accrued - c.charged > EscrowOf(c)) CloseAt(m, c, m.now, v1::CLOSE_REASON_INSUFFICIENT_FUNDS);
+  }
+}
+
+// ---- Comparing the ledger with the model ----
+
+PublicKey KeyOf(TestEnv& env, const std::string& name) {
+  return name == "validator" ? env.validator().public_key() : env.Pub(name);
+}
+
+std::string I128Str(I128 v) {
+  if (v == 0) return "0";
+  bool negative = v < 0;
+  std::string s;
+  while (v != 0) {
+    int digit = static_cast<int>(v % 10);
+    s.insert(s.begin(), static_cast<char>('0' + (digit < 0 ? -digit : digit)));
+    v /= 10;
+  }
+  return negative ? "-" + s : s;
+}
+
+// Every difference between ledger and model, one a line ("" = none).
+std::string Differences(TestEnv& env, const Model& m, uint64_t t0) {
+  std::ostringstream out;
+  auto expect = [&](const std::string& what, auto ledger, auto model) {
+    if (!(ledger == model)) out << "  " << what << ": ledger " << ledger << ", model " << model << "\n";
+  };
+  const State& state = env.chain().state();
+  expect("block time (ms since genesis)", env.now_ms() - t0, m.now - t0);
+  I128 open_escrow = 0;
+  for (size_t i = 0; i < m.contracts.size(); ++i) {
+    const MContract& mc = m.contracts[i];
+    const std::string n = "contract " + std::to_string(i) + " ";
+    auto c = contracts::Load<v1::Contract>(state, Kind::kContract, mc.id);
+    if (!c) {
+      out << "  " << n << "is missing\n";
+      continue;
+    }
+    expect(n + "state", StateName(c->state()), StateName(mc.state));
+    expect(n + "close_reason", ReasonName(c->close_reason()), ReasonName(mc.reason));
+    if (mc.closed()) expect(n + "closed_at (ms since genesis)", c->closed_at_ms() - t0, mc.closed_at - t0);
+    if (mc.state == v1::CONTRACT_STATE_NOTICE)
+      expect(n + "termination_at (ms since genesis)", c->termination_at_ms() - t0, mc.termination - t0);
+    expect(n + "start_ms", c->terms().start_ms(), mc.start);
+    expect(n + "end_ms", c->end_ms(), mc.end);
+    expect(n + "charged", c->charged(), mc.charged);
+    expect(n + "metered_charged", c->metered_charged(), mc.metered_charged);
+    expect(n + "paid_provider", c->paid_provider(), mc.paid_provider);
+    expect(n + "paid_broker", c->paid_broker(), mc.paid_broker);
+    expect(n + "refunded", c->refunded(), mc.refunded);
+    uint64_t escrow = 0;
+    std::ostringstream ledger_deposits, model_deposits;
+    for (const auto& d : c->escrow()) {
+      escrow += d.amount();
+      std::string who = "?";
+      for (const auto& h : kHolders)
+        if (KeyOf(env, h).view() == d.depositor()) who = h;
+      ledger_deposits << who << ":" << d.amount() << " ";
+    }
+    for (const auto& d : mc.escrow) model_deposits << d.who << ":" << d.amount << " ";
+    expect(n + "escrow total", escrow, EscrowOf(mc));
+    expect(n + "escrow deposits", ledger_deposits.str(), model_deposits.str());
+    if (c->state() != v1::CONTRACT_STATE_CLOSED) open_escrow += escrow;
+    std::ostringstream ledger_usage, model_usage;
+    for (const auto& u : c->usage()) ledger_usage << u.name() << "=" << u.quantity() << " ";
+    for (const auto& [name, q] : mc.usage) model_usage << name << "=" << q << " ";
+    expect(n + "usage", ledger_usage.str(), model_usage.str());
+    expect(n + "last_usage_report", HexEncode(c->last_usage_report()), HexEncode(mc.last_report));
+  }
+  // Balances, and the supply identity of each asset over all keys.
+  for (const std::string asset : {"USDC", "KTR"}) {
+    const auto& model = asset == "USDC" ? m.usdc : m.ktr;
+    I128 sum = asset == "USDC" ? open_escrow : 0;
+    for (const auto& h : kHolders) {
+      uint64_t balance = BalanceOf(LoadAccount(state, KeyOf(env, h)), asset);
+      sum += balance;
+      expect(h + " " + asset, balance, model.at(h));
+    }
+    auto a = LoadAsset(state, asset);
+    if (!a) {
+      out << "  asset " << asset << " is missing\n";
+      continue;
+    }
+    I128 supply = I128(a->genesis_supply()) + a->deposited() - a->withdrawn();
+    expect("supply of " + asset + " (balances + open escrow vs genesis + deposited - withdrawn)", I128Str(sum),
+           I128Str(supply));
+  }
+  return out.str();
+}
+
+// ---- Txs ----
+
+std::string ProposeTx(TestEnv& env, const MContract& c, uint64_t deposit, uint64_t start_field, uint64_t duration,
+                      uint64_t nonce) {
+  std::vector<std::string> signers = {"alice", "dave"};
+  if (c.has_broker) signers.push_back("bob");
+  TxOptions options;
+  options.nonce = nonce;
+  return env.Build(signers, [&](v1::TxBody& b) {
+    v1::ContractTerms* t = b.mutable_contract_propose()->mutable_terms();
+    t->set_renter(env.Pub("alice").bytes());
+    t->set_provider(env.Pub("dave").bytes());
+    if (c.has_broker) {
+      t->set_broker(env.Pub("bob").bytes());
+      t->set_broker_fee_bps(c.bps);
+    }
+    t->set_units(c.units);
+    t->set_price_per_unit_hour(c.price);
+    t->set_asset("USDC");
+    t->set_start_ms(start_field);
+    t->set_duration_ms(duration);
+    t->set_billing_period_ms(60'000);
+    t->set_notice_period_ms(c.notice_period);
+    t->set_deposit(deposit);
+    for (const auto& [name, price] : c.metered) {
+      v1::MeteredPrice* p = t->add_metered();
+      p->set_name(name);
+      p->set_price_per_unit(price);
+    }
+  }, options);
+}
+
+// A contract action signed by `who` alone.
+std::string ActionTx(TestEnv& env, const std::string& who, uint64_t nonce, const std::function<void(v1::TxBody&)>& fill) {
+  TxOptions options;
+  options.nonce = nonce;
+  return env.Build({who}, fill, options);
+}
+
+// ---- The plan of a run ----
+//
+// Generated whole, up front, as plain values: rapidcheck replays the values of `*gen` by position
+// while shrinking, so picks whose number depends on the run would be handed values meant for
+// another generator (in a release build, of another type). Here every pick is a fixed part of
+// the plan, and the plan is read against the model as it runs.
+
+enum class Op { kAdvance, kTopup, kSettle, kUsage, kNotice, kCloseRenter, kCloseProvider };
+
+struct ContractPlan {
+  uint64_t units = 1, price = 1, deposit = 1;
+  bool explicit_start = false;
+  uint64_t start_offset = 0;  // after the block's time, when explicit
+  uint64_t duration = 0;      // 0 = open-ended
+  uint64_t notice_period = 0;
+  bool has_broker = false;
+  uint32_t bps = 0;
+  int metered = 0;  // bit 0: cpu_s, bit 1: egress_gb
+  uint64_t cpu_price = 1, egress_price = 1;
+};
+
+struct StepPlan {
+  Op op = Op::kAdvance;  // kAdvance closes the block being built
+  size_t contract = 0;  // taken modulo the number of contracts
+  bool by_carol = false;
+  uint64_t amount = 1;
+  uint64_t advance_ms = 0;  // kAdvance: the next block's time is this much later
+  int usage = 1;            // bit 0: report cpu_s, bit 1: egress_gb (if metered)
+  uint64_t cpu_more = 0, egress_more = 0;
+  bool stale = false;  // the report names a wrong previous report
+};
+
+struct RunPlan {
+  uint64_t first_advance_ms = 0;  // block 1 (the proposals and the steps up to the first advance)
+  std::vector<ContractPlan> contracts;
+  std::vector<StepPlan> steps;
+};
+
+void showValue(const ContractPlan& c, std::ostream& os) {
+  os << "{units " << c.units << ", price " << c.price << ", deposit " << c.deposit << ", start "
+     << (c.explicit_start ? "+" + std::to_string(c.start_offset) : std::string("block")) << ", duration " << c.duration
+     << ", notice " << c.notice_period << ", broker " << (c.has_broker ? std::to_string(c.bps) + " bps" : "none")
+     << ", metered " << c.metered << " (" << c.cpu_price << ", " << c.egress_price << ")}";
+}
+void showValue(const StepPlan& s, std::ostream& os) {
+  static const char* names[] = {"advance", "topup", "settle", "usage", "notice", "close by renter", "close by provider"};
+  os << "{" << names[static_cast<int>(s.op)] << ", contract " << s.contract << ", carol " << s.by_carol << ", amount "
+     << s.amount << ", advance " << s.advance_ms << ", usage " << s.usage << " (+" << s.cpu_more << ", +" << s.egress_more
+     << "), stale " << s.stale << "}";
+}
+void showValue(const RunPlan& p, std::ostream& os) {
+  os << "first advance " << p.first_advance_ms << "\ncontracts:\n";
+  for (const auto& c : p.contracts) showValue(c, os << "  "), os << "\n";
+  os << "steps:\n";
+  for (const auto& s : p.steps) showValue(s, os << "  "), os << "\n";
+}
+
+// A number in [low, high), or now and then one of a few round values: round prices (1 per ms
+// and the like) with round deposits and times hit the boundaries, escrow used up exactly or
+// short by one.
+rc::Gen<uint64_t> Amount(uint64_t low, uint64_t high, std::initializer_list<uint64_t> round) {
+  return rc::gen::oneOf(rc::gen::inRange<uint64_t>(low, high), rc::gen::elementOf(std::vector<uint64_t>(round)));
+}
+rc::Gen<uint64_t> Advance() { return Amount(0, 5'001, {0, 1, 500, 1'000, 2'000, 2'500, 5'000}); }
+
+rc::Gen<ContractPlan> GenContractPlan() {
+  using rc::gen::set;
+  return rc::gen::build<ContractPlan>(
+      set(&ContractPlan::units, rc::gen::inRange<uint64_t>(1, 5)),
+      set(&ContractPlan::price,
+          rc::gen::oneOf(rc::gen::inRange<uint64_t>(1, 1'000), rc::gen::inRange<uint64_t>(1'000, 50'000'001),
+                         rc::gen::element<uint64_t>(3'600'000, 1'800'000, 7'200'000, 3'599'999, 3'600'001))),
+      set(&ContractPlan::deposit, Amount(1, 200'001, {1, 1'000, 2'000, 3'000, 5'000, 10'000})),
+      set(&ContractPlan::explicit_start, rc::gen::arbitrary<bool>()),
+      set(&ContractPlan::start_offset, Amount(0, 3'001, {0, 1, 1'000, 2'000})),
+      set(&ContractPlan::duration,
+          rc::gen::oneOf(rc::gen::just<uint64_t>(0), Amount(1, 30'001, {1, 1'000, 2'000, 5'000, 10'000}))),
+      set(&ContractPlan::notice_period, Amount(0, 10'001, {0, 1, 1'000, 2'000, 5'000})),
+      set(&ContractPlan::has_broker, rc::gen::arbitrary<bool>()),
+      set(&ContractPlan::bps, rc::gen::oneOf(rc::gen::inRange<uint32_t>(0, 10'001), rc::gen::element<uint32_t>(0, 1, 5'000, 10'000))),
+      set(&ContractPlan::metered, rc::gen::element(0, 0, 1, 2, 3)),
+      set(&ContractPlan::cpu_price, rc::gen::inRange<uint64_t>(1, 1'001)),
+      set(&ContractPlan::egress_price, rc::gen::inRange<uint64_t>(1, 1'001)));
+}
+
+// close_weight: how eager the renter is to close in this run (0: contracts run out or dry).
+rc::Gen<StepPlan> GenStepPlan(size_t close_weight) {
+  using rc::gen::set;
+  return rc::gen::build<StepPlan>(
+      set(&StepPlan::op, rc::gen::weightedElement<Op>({{5, Op::kAdvance},
+                                                       {3, Op::kTopup},
+                                                       {2, Op::kSettle},
+                                                       {2, Op::kUsage},
+                                                       {1, Op::kNotice},
+                                                       {close_weight, Op::kCloseRenter},
+                                                       {1, Op::kCloseProvider}})),
+      set(&StepPlan::contract, rc::gen::inRange<size_t>(0, 3)),
+      set(&StepPlan::by_carol, rc::gen::arbitrary<bool>()),
+      set(&StepPlan::amount, Amount(1, 300'001, {1, 1'000, 2'000, 5'000})),
+      set(&StepPlan::advance_ms, Advance()),
+      set(&StepPlan::usage, rc::gen::inRange(1, 4)),
+      set(&StepPlan::cpu_more, rc::gen::inRange<uint64_t>(0, 201)),
+      set(&StepPlan::egress_more, rc::gen::inRange<uint64_t>(0, 201)),
+      set(&StepPlan::stale, rc::gen::map(rc::gen::inRange(0, 8), [](int x) { return x == 0; })));
+}
+
+rc::Gen<RunPlan> GenRunPlan() {
+  using rc::gen::set;
+  return rc::gen::build<RunPlan>(
+      set(&RunPlan::first_advance_ms, Advance()),
+      set(&RunPlan::contracts, rc::gen::mapcat(rc::gen::inRange(1, 4), [](int n) {
+            return rc::gen::container<std::vector<ContractPlan>>(static_cast<size_t>(n), GenContractPlan());
+          })),
+      set(&RunPlan::steps, rc::gen::mapcat(rc::gen::tuple(rc::gen::inRange(5, 41), rc::gen::inRange<size_t>(0, 3)),
+                                           [](const std::tuple<int, size_t>& t) {
+                                             return rc::gen::container<std::vector<StepPlan>>(
+                                                 static_cast<size_t>(std::get<0>(t)), GenStepPlan(std::get<1>(t)));
+                                           })));
+}
+
+struct Submitted {
+  std::string what;
+  Code expected;
+};
+
+// One run: the plan against the ledger and the model; RC_FAIL at the first difference.
+void RunAgainstModel(const RunPlan& plan) {
+  TestEnv env;
+  const uint64_t t0 = env.now_ms();
+  Model m;
+  m.now = t0;
+  for (const auto& h : kHolders) {
+    bool funded = h == "alice" || h == "bob" || h == "carol" || h == "dave";
+    m.usdc[h] = funded ? kFunding : 0;
+    m.ktr[h] = funded ? kFunding : 0;
+    m.nonce[h] = 0;
+  }
+
+  std::vector<std::string> pending_envelopes;
+  std::vector<Submitted> pending;
+  int blocks = 0;
+  // Queues a tx; the model applies it at once (it knows the block's time) and predicts its code.
+  auto submit = [&](std::string envelope, const std::string& payer, const std::string& what, Code expected) {
+    if (expected == Code::kOk) {
+      m.nonce[payer] += 1;
+      m.ktr[payer] -= kFee;
+      m.ktr["validator"] += kFee;
+    }
+    RC_LOG() << "  tx " << pending.size() << ": " << what << " -> expect " << CodeName(expected) << "\n";
+    pending_envelopes.push_back(std::move(envelope));
+    pending.push_back({what, expected});
+  };
+  auto begin_block = [&](uint64_t advance_ms) {
+    m.now += advance_ms;
+    RC_LOG() << "block " << blocks + 1 << " at +" << (m.now - t0) << " ms\n";
+  };
+  // Closes the block at the model's time, checks each tx's result, then the state.
+  auto close_block = [&] {
+    for (auto& e : pending_envelopes) env.Submit(std::move(e));
+    CloseResult closed = env.Close(m.now - env.now_ms());
+    ++blocks;
+    ModelEndBlock(m);
+    for (size_t i = 0; i < pending.size(); ++i) {
+      Result r = Result::Ok();
+      for (const auto& rej : closed.rejected)
+        if (rej.index == i) r = rej.result;
+      if (r.code() != pending[i].expected)
+        RC_FAIL("block " + std::to_string(blocks) + " tx " + std::to_string(i) + " (" + pending[i].what + "): ledger " +
+                r.ToString() + ", model expected " + std::string(CodeName(pending[i].expected)));
+    }
+    pending_envelopes.clear();
+    pending.clear();
+    std::string diff = Differences(env, m, t0);
+    if (!diff.empty()) RC_FAIL("after block " + std::to_string(blocks) + " (+" + std::to_string(m.now - t0) + " ms):\n" + diff);
+  };
+
+  // Block 1: the negotiated contracts, and the steps up to the first advance (a contract may be
+  // topped up, noticed or closed in the block that forms it).
+  begin_block(plan.first_advance_ms);
+  for (size_t i = 0; i < plan.contracts.size(); ++i) {
+    const ContractPlan& p = plan.contracts[i];
+    MContract c;
+    c.units = p.units;
+    c.price = p.price;
+    c.notice_period = p.notice_period;
+    c.has_broker = p.has_broker;
+    c.bps = p.has_broker ? p.bps : 0;
+    if (p.metered & 1) c.metered["cpu_s"] = p.cpu_price;
+    if (p.metered & 2) c.metered["egress_gb"] = p.egress_price;
+    const uint64_t start_field = p.explicit_start ? m.now + p.start_offset : 0;
+    std::string tx = ProposeTx(env, c, p.deposit, start_field, p.duration, m.nonce["alice"]);
+    c.id = TestEnv::Txid(tx).bytes();
+    c.start = start_field == 0 ? m.now : start_field;
+    c.end = p.duration == 0 ? 0 : c.start + p.duration;
+    c.escrow.push_back({"alice", p.deposit});
+    m.usdc["alice"] -= p.deposit;
+    std::ostringstream what;
+    what << "propose " << i << ": units " << c.units << ", price " << c.price << ", deposit " << p.deposit << ", start +"
+         << (c.start - t0) << ", duration " << p.duration << ", notice " << c.notice_period;
+    if (c.has_broker) what << ", broker bps " << c.bps;
+    for (const auto& [name, price] : c.metered) what << ", " << name << " @" << price;
+    m.contracts.push_back(c);
+    submit(std::move(tx), "alice", what.str(), Code::kOk);
+  }
+
+  // The steps; an advance closes the block being built and starts the next.
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    const StepPlan& step = plan.steps[s];
+    if (step.op == Op::kAdvance) {
+      close_block();
+      begin_block(step.advance_ms);
+      continue;
+    }
+    const size_t i = step.contract % m.contracts.size();
+    MContract& c = m.contracts[i];
+    const std::string id = c.id;
+    const std::string n = std::to_string(i);
+    switch (step.op) {
+      case Op::kTopup: {
+        const std::string who = step.by_carol ? "carol" : "alice";
+        std::string tx = ActionTx(env, who, m.nonce[who], [&](v1::TxBody& b) {
+          b.mutable_contract_topup()->set_contract_id(id);
+          b.mutable_contract_topup()->set_amount(step.amount);
+        });
+        Code expected = ModelTopup(m, c, who, step.amount);
+        submit(std::move(tx), who, "topup " + n + " by " + who + " of " + std::to_string(step.amount), expected);
+        break;
+      }
+      case Op::kSettle: {
+        std::string tx = ActionTx(env, "dave", m.nonce["dave"],
+                                  [&](v1::TxBody& b) { b.mutable_contract_settle()->set_contract_id(id); });
+        Code expected = ModelSettle(m, c);
+        submit(std::move(tx), "dave", "settle " + n + " by dave", expected);
+        break;
+      }
+      case Op::kUsage: {
+        if (c.metered.empty()) break;  // only contracts with a metered price get reports
+        auto cumulative_of = [&](const std::string& name, uint64_t more) {
+          return (c.usage.count(name) ? c.usage.at(name) : 0) + more;
+        };
+        std::map<std::string, uint64_t> cumulative;
+        if ((step.usage & 1) && c.metered.count("cpu_s")) cumulative["cpu_s"] = cumulative_of("cpu_s", step.cpu_more);
+        if ((step.usage & 2) && c.metered.count("egress_gb"))
+          cumulative["egress_gb"] = cumulative_of("egress_gb", step.egress_more);
+        if (cumulative.empty()) {
+          const std::string& name = c.metered.begin()->first;
+          cumulative[name] = cumulative_of(name, name == "cpu_s" ? step.cpu_more : step.egress_more);
+        }
+        const std::string previous = step.stale ? id : c.last_report;
+        std::string tx = ActionTx(env, "dave", m.nonce["dave"], [&](v1::TxBody& b) {
+          auto* u = b.mutable_usage_report();
+          u->set_contract_id(id);
+          for (const auto& [name, q] : cumulative) {
+            v1::UsageAmount* a = u->add_cumulative();
+            a->set_name(name);
+            a->set_quantity(q);
+          }
+          u->set_previous_report(previous);
+        });
+        std::ostringstream what;
+        what << "usage " << n << " by dave:";
+        for (const auto& [name, q] : cumulative) what << " " << name << "=" << q;
+        if (step.stale) what << " (wrong previous report)";
+        Code expected = ModelUsage(m, c, cumulative, previous, TestEnv::Txid(tx).bytes());
+        submit(std::move(tx), "dave", what.str(), expected);
+        break;
+      }
+      case Op::kNotice: {
+        std::string tx = ActionTx(env, "dave", m.nonce["dave"],
+                                  [&](v1::TxBody& b) { b.mutable_contract_notice()->set_contract_id(id); });
+        Code expected = ModelNotice(m, c);
+        submit(std::move(tx), "dave", "notice " + n + " by dave", expected);
+        break;
+      }
+      case Op::kCloseRenter:
+      case Op::kCloseProvider: {
+        const std::string who = step.op == Op::kCloseRenter ? "alice" : "dave";
+        std::string tx = ActionTx(env, who, m.nonce[who],
+                                  [&](v1::TxBody& b) { b.mutable_contract_close()->set_contract_id(id); });
+        Code expected = ModelClose(m, c, who);
+        submit(std::move(tx), who, "close " + n + " by " + who, expected);
+        break;
+      }
+      case Op::kAdvance: break;
+    }
+  }
+  close_block();
+}
+
+}  // namespace
+
+TEST_CASE("Contracts: random top-ups, settlements, usage, notices and closes against a model", "[contracts][property]") {
+  rc::prop("contracts, balances and supply follow the model after every block",
+           [] { RunAgainstModel(*GenRunPlan()); });
+}
