@@ -223,30 +223,49 @@ Result Executor::ProposeBlock(const std::vector<std::string_view>& candidates, u
   h.set_time_ms(time_ms);
   h.set_proposer(proposer.public_key().bytes());
   BlockEnv env = EnvFor(genesis_, h, parent);
-  StateDelta delta(&state);
-  uint64_t fees = 0;
+  // Build optimistically; if the block as a whole would break an invariant, rebuild checking the
+  // invariants tx by tx so the offending tx is dropped instead of the block (and the chain) stalling.
+  auto build = [&](bool per_tx_invariants, StateDelta& delta, std::vector<size_t>* included,
+                   std::vector<RejectedTx>* dropped) -> Result {
+    uint64_t fees = 0;
+    size_t bytes = 0;
+    for (size_t i = 0; i < txs.size(); ++i) {
+      Result r = results[i];
+      if (r.ok() && included->size() >= genesis_.params.block_txs_max) break;
+      if (r.ok() && bytes + txs[i].envelope.size() + limits::kHeaderBytesMax > genesis_.params.block_bytes_max) break;
+      if (r.ok()) r = ExecuteTx(txs[i], env, delta, &fees, per_tx_invariants);
+      if (!r.ok()) {
+        dropped->push_back({i, txs[i].txid, r});
+        continue;
+      }
+      bytes += txs[i].envelope.size();
+      included->push_back(i);
+    }
+    return FinishBlock(env, state, delta, fees);
+  };
+  std::vector<size_t> included;
+  std::vector<RejectedTx> dropped;
+  auto delta = std::make_unique<StateDelta>(&state);
+  Result built = build(false, *delta, &included, &dropped);
+  if (built.code() == Code::kInvariantBroken) {
+    included.clear();
+    dropped.clear();
+    delta = std::make_unique<StateDelta>(&state);
+    built = build(true, *delta, &included, &dropped);
+  }
+  KONTOR_RETURN_IF_ERROR(built);
+  if (rejected) rejected->insert(rejected->end(), dropped.begin(), dropped.end());
   DecodedBlock& decoded = out->block;
   decoded.txs.clear();
   decoded.leaf_hashes.clear();
   v1::Block& block = decoded.block;
   block.Clear();
-  size_t bytes = 0;
-  for (size_t i = 0; i < txs.size(); ++i) {
-    Result r = results[i];
-    if (r.ok() && decoded.txs.size() >= genesis_.params.block_txs_max) break;
-    if (r.ok() && bytes + txs[i].envelope.size() + limits::kHeaderBytesMax > genesis_.params.block_bytes_max) break;
-    if (r.ok()) r = ExecuteTx(txs[i], env, delta, &fees, /*check_invariants=*/true);
-    if (!r.ok()) {
-      if (rejected) rejected->push_back({i, txs[i].txid, r});
-      continue;
-    }
-    bytes += txs[i].envelope.size();
+  for (size_t i : included) {
     decoded.leaf_hashes.push_back(MerkleLeafHash(txs[i].envelope));
     *block.add_txs() = txs[i].envelope;
     decoded.txs.push_back(std::move(txs[i]));
   }
-  KONTOR_RETURN_IF_ERROR(FinishBlock(env, state, delta, fees));
-  out->changes = delta.TakeSortedChanges();
+  out->changes = delta->TakeSortedChanges();
   out->tree = state.Preview(out->changes);
 
   h.set_prev_hash(parent.hash.bytes());

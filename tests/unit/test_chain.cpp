@@ -282,3 +282,60 @@ TEST_CASE("state proofs verify against recent roots", "[chain][state]") {
   CHECK(VerifyStateProof(root, absent, std::nullopt, none).ok());
   CHECK(env.chain().state().Prove(key, 7, &proof, &root).code() == Code::kNotFound);
 }
+
+namespace {
+// The real application, except that a transfer with memo "mint" also credits 1 unit out of
+// nowhere: a stand-in for an application bug the invariants must catch.
+class MintingApp final : public Application {
+ public:
+  Result InitGenesis(const Genesis& g, StateDelta& d) override { return real_.InitGenesis(g, d); }
+  Result CheckStateless(const DecodedTx& tx) const override { return real_.CheckStateless(tx); }
+  Result Apply(const DecodedTx& tx, const BlockEnv& env, StateDelta& s) override {
+    KONTOR_RETURN_IF_ERROR(real_.Apply(tx, env, s));
+    if (tx.body.has_transfer() && tx.body.transfer().memo() == "mint") {
+      v1::Account a = LoadAccount(s, tx.fee_payer());
+      KONTOR_RETURN_IF_ERROR(Credit(&a, "USDC", 1));
+      StoreAccount(s, tx.fee_payer(), a);
+    }
+    return Result::Ok();
+  }
+  Result EndBlock(const BlockEnv& env, StateDelta& d) override { return real_.EndBlock(env, d); }
+  Result CheckInvariants(const BlockEnv& env, const StateView& before, const StateDelta& d) const override {
+    return real_.CheckInvariants(env, before, d);
+  }
+
+ private:
+  contracts::KontorApp real_;
+};
+}  // namespace
+
+TEST_CASE("a tx that would break an invariant is dropped; the block is still built", "[chain]") {
+  TestEnv env;  // for keys, genesis and signing
+  MintingApp app;
+  ChainOptions options;
+  options.store.in_memory = true;
+  options.store.sync = false;
+  std::unique_ptr<Chain> chain;
+  REQUIRE(Chain::Open(options, env.genesis(), &app, &chain).ok());
+  std::string good1 = env.Transfer("alice", "bob", "USDC", 5);
+  std::string bad = env.Build({"carol"}, [&](v1::TxBody& b) {
+    b.mutable_transfer()->set_to(env.Pub("bob").bytes());
+    b.mutable_transfer()->set_asset("USDC");
+    b.mutable_transfer()->set_amount(5);
+    b.mutable_transfer()->set_memo("mint");
+  });
+  std::string good2 = env.Transfer("dave", "bob", "USDC", 5);
+  ExecutedBlock produced;
+  std::vector<RejectedTx> rejected;
+  REQUIRE(chain->ProduceBlock({good1, bad, good2}, env.now_ms() + 1000, env.validator(), env.random(), &produced, &rejected).ok());
+  CHECK(chain->height() == 1);
+  CHECK(produced.block.txs.size() == 2);
+  REQUIRE(rejected.size() == 1);
+  CHECK(rejected[0].index == 1);
+  CHECK(rejected[0].result.code() == Code::kInvariantBroken);
+  CHECK_THAT(rejected[0].result.message(), Catch::Contains("supply of USDC"));
+  CHECK(BalanceOf(LoadAccount(chain->state(), env.Pub("bob")), "USDC") == 1'000'000'000 + 10);
+  // A validator running the real rules accepts the block.
+  auto follower = Follower(env);
+  CHECK(follower->CommitBlock(produced.block.block, produced.commit).ok());
+}
