@@ -27,6 +27,13 @@ Result KontorApp::CheckStateless(const DecodedTx& tx) const {
     case B::kContractClose:
     case B::kContractSettle: return CheckContractAction(tx);
     case B::kUsageReport: return CheckUsageReport(tx);
+    case B::kInvoiceIssue: return CheckInvoiceIssue(tx);
+    case B::kInvoiceAccept:
+    case B::kInvoiceVoid: return CheckInvoiceAction(tx);
+    case B::kInvoiceDispute: return CheckInvoiceDispute(tx);
+    case B::kInvoicePay: return CheckInvoicePay(tx);
+    case B::kPaymentRecordExternal: return CheckPaymentRecordExternal(tx);
+    case B::kInvoiceResolve: return CheckInvoiceResolve(tx);
     case B::PAYLOAD_NOT_SET: break;
   }
   return {Code::kUnknownPayload, "payload " + std::to_string(tx.body.payload_case()) + " is not known"};
@@ -51,6 +58,13 @@ Result KontorApp::Apply(const DecodedTx& tx, const BlockEnv& env, StateDelta& s)
     case B::kContractClose: return ApplyContractClose(tx, env, s);
     case B::kContractSettle: return ApplyContractSettle(tx, env, s);
     case B::kUsageReport: return ApplyUsageReport(tx, env, s);
+    case B::kInvoiceIssue: return ApplyInvoiceIssue(tx, env, s);
+    case B::kInvoiceAccept: return ApplyInvoiceAccept(tx, env, s);
+    case B::kInvoiceVoid: return ApplyInvoiceVoid(tx, env, s);
+    case B::kInvoiceDispute: return ApplyInvoiceDispute(tx, env, s);
+    case B::kInvoicePay: return ApplyInvoicePay(tx, env, s);
+    case B::kPaymentRecordExternal: return ApplyPaymentRecordExternal(tx, env, s);
+    case B::kInvoiceResolve: return ApplyInvoiceResolve(tx, env, s);
     case B::PAYLOAD_NOT_SET: break;
   }
   return {Code::kUnknownPayload, "payload " + std::to_string(tx.body.payload_case()) + " is not known"};

@@ -9,14 +9,6 @@
 
 namespace kontor::contracts {
 
-static Result CheckExternalField(const std::string& value, std::string_view what) {
-  if (value.empty() || value.size() > kExternalFieldBytesMax)
-    return {Code::kBadField, std::string(what) + " must be 1..128 bytes"};
-  for (char c : value)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return {Code::kBadField, std::string(what) + " has a control character"};
-  return Result::Ok();
-}
-
 Result CheckAssetDeposit(const DecodedTx& tx) {
   const auto& d = tx.body.asset_deposit();
   if (d.amount() == 0) return {Code::kBadAmount, "deposit amount must be greater than zero"};

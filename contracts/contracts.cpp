@@ -68,6 +68,7 @@ Result Form(const DecodedTx& tx, const BlockEnv& env, StateDelta& s, v1::Contrac
   c.set_state(v1::CONTRACT_STATE_ACTIVE);
   c.set_formed_at_ms(env.time_ms);
   c.set_end_ms(terms.duration_ms() == 0 ? 0 : terms.start_ms() + terms.duration_ms());
+  if (terms.invoiced()) c.set_invoiced_until_ms(terms.start_ms());
   KONTOR_RETURN_IF_ERROR(AddEscrow(&c, renter, terms.deposit()));
   for (const std::string* party : {&terms.renter(), &terms.provider(), &terms.broker()})
     if (!party->empty()) IndexAdd(s, Kind::kPartyIndex, *party, c.id());
@@ -153,6 +154,7 @@ Result ApplyContractAccept(const DecodedTx& tx, const BlockEnv& env, StateDelta&
   t.set_deposit(a.deposit());
   *t.mutable_requirement() = o.requirement();
   *t.mutable_resources() = o.resources();
+  t.set_invoiced(o.invoiced());
   KONTOR_RETURN_IF_ERROR(CheckTermsShape(t));
   offer->set_reserved_units(offer->reserved_units() + a.units());
   Store(s, Kind::kOffer, offer->id(), *offer);
@@ -276,6 +278,10 @@ Result ApplyUsageReport(const DecodedTx& tx, const BlockEnv& env, StateDelta& s)
   bool closed = false;
   KONTOR_RETURN_IF_ERROR(SettleOrClose(s, &c, env.time_ms, &closed));
   if (closed) return Result::Ok();
+  if (c.terms().invoiced()) {  // billed by the next invoice
+    StoreContract(s, c);
+    return Result::Ok();
+  }
   uint64_t paid = 0;
   KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, &c, static_cast<uint64_t>(charge), &paid));
   c.set_metered_charged(c.metered_charged() + paid);
@@ -294,7 +300,11 @@ Result ProcessAgenda(const BlockEnv& env, StateDelta& s) {
     auto c = Load<v1::Contract>(s, Kind::kContract, id);
     if (!c) return {Code::kInvariantBroken, "agenda names a missing contract " + HexEncode(id)};
     const uint64_t now = env.time_ms;
-    if (c->state() == v1::CONTRACT_STATE_NOTICE && c->termination_at_ms() <= now &&
+    if (c->owed() > 0 && c->next_due_ms() != 0 && c->next_due_ms() <= now) KONTOR_RETURN_IF_ERROR(PayDueInvoices(s, &*c, now));
+    if (c->state() == v1::CONTRACT_STATE_CLOSED) {
+      if (NextEventMs(*c) != 0 && NextEventMs(*c) <= now) return {Code::kInvariantBroken, "closed contract " + HexEncode(id) + " rescheduled into the past"};
+      StoreContract(s, *c);
+    } else if (c->state() == v1::CONTRACT_STATE_NOTICE && c->termination_at_ms() <= now &&
         (c->end_ms() == 0 || c->termination_at_ms() < c->end_ms())) {
       KONTOR_RETURN_IF_ERROR(CloseContract(s, &*c, c->termination_at_ms(), v1::CLOSE_REASON_PROVIDER_TERMINATED));
     } else if (c->end_ms() != 0 && c->end_ms() <= now) {

@@ -14,11 +14,22 @@ uint64_t EscrowTotal(const v1::Contract& c) {
   return total;
 }
 
+uint64_t FreeEscrow(const v1::Contract& c) {
+  uint64_t total = EscrowTotal(c), reserved = c.owed() + c.locked();  // invariant: reserved <= total
+  return total > reserved ? total - reserved : 0;
+}
+
+uint64_t AccrualEndMs(const v1::Contract& c) {
+  uint64_t end = c.end_ms();
+  // After notice the contract ends at its termination time, even before the ledger closes it.
+  if (c.state() == v1::CONTRACT_STATE_NOTICE && (end == 0 || c.termination_at_ms() < end)) end = c.termination_at_ms();
+  return end;
+}
+
 Result Accrued(const v1::Contract& c, uint64_t t_ms, uint64_t* out) {
   const auto& t = c.terms();
-  uint64_t until = c.end_ms() != 0 ? std::min(t_ms, c.end_ms()) : t_ms;
-  // After notice the contract ends at its termination time, even before the ledger closes it.
-  if (c.state() == v1::CONTRACT_STATE_NOTICE) until = std::min(until, c.termination_at_ms());
+  uint64_t end = AccrualEndMs(c);
+  uint64_t until = end != 0 ? std::min(t_ms, end) : t_ms;
   if (until <= t.start_ms()) {
     *out = 0;
     return Result::Ok();
@@ -38,31 +49,8 @@ static Result Pay(StateDelta& s, const std::string& key, const std::string& asse
   return Result::Ok();
 }
 
-Result Settle(StateDelta& s, v1::Contract* c, uint64_t t_ms, bool* ran_dry) {
-  *ran_dry = false;
-  uint64_t accrued = 0;
-  if (!Accrued(*c, t_ms, &accrued).ok()) {
-    // More is due than 2^64-1: certainly more than escrow holds. Pay it all; the contract closes.
-    uint64_t paid = 0;
-    KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, EscrowTotal(*c), &paid));
-    c->set_charged(c->charged() + paid);
-    *ran_dry = true;
-    return Result::Ok();
-  }
-  if (accrued <= c->charged()) return Result::Ok();
-  uint64_t due = accrued - c->charged();
-  uint64_t paid = 0;
-  KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, due, &paid));
-  *ran_dry = paid < due;
-  c->set_charged(c->charged() + paid);
-  return Result::Ok();
-}
-
-Result PayFromEscrow(StateDelta& s, v1::Contract* c, uint64_t amount, uint64_t* paid) {
-  uint64_t pay = std::min(amount, EscrowTotal(*c));
-  *paid = pay;
-  // Consume deposits first-in, first-out.
-  uint64_t left = pay;
+void TakeFromEscrow(v1::Contract* c, uint64_t amount) {
+  uint64_t left = amount;
   auto* escrow = c->mutable_escrow();
   for (auto& d : *escrow) {
     uint64_t take = std::min(left, d.amount());
@@ -72,31 +60,142 @@ Result PayFromEscrow(StateDelta& s, v1::Contract* c, uint64_t amount, uint64_t* 
   }
   escrow->erase(std::remove_if(escrow->begin(), escrow->end(), [](const v1::EscrowDeposit& d) { return d.amount() == 0; }),
                 escrow->end());
+}
+
+uint64_t BrokerShare(const v1::Contract& c, uint64_t amount) {
+  const auto& t = c.terms();
+  if (t.broker().empty()) return 0;
+  // The broker's share is taken of everything paid so far, so how often a contract is paid
+  // never changes the split (a per-payment floor would drift by 1 per payment).
+  U128 paid_total = static_cast<U128>(c.paid_provider()) + c.paid_broker() + amount;
+  return static_cast<uint64_t>(paid_total * t.broker_fee_bps() / kBasisPointsMax) - c.paid_broker();
+}
+
+Result PayParties(StateDelta& s, v1::Contract* c, uint64_t amount, uint64_t* broker_share) {
+  uint64_t broker = BrokerShare(*c, amount);
+  if (static_cast<U128>(c->paid_provider()) + c->paid_broker() + amount > UINT64_MAX)
+    return {Code::kOverflow, "the contract's total payments would exceed 2^64-1"};
   const auto& t = c->terms();
-  // The broker's share is taken of everything paid so far, so how often a contract is
-  // settled never changes the split (a per-payment floor would drift by 1 per settlement).
-  U128 paid_total = static_cast<U128>(c->paid_provider()) + c->paid_broker() + pay;
-  uint64_t broker = t.broker().empty()
-                        ? 0
-                        : static_cast<uint64_t>(paid_total * t.broker_fee_bps() / kBasisPointsMax) - c->paid_broker();
-  KONTOR_RETURN_IF_ERROR(Pay(s, t.provider(), t.asset(), pay - broker));
+  KONTOR_RETURN_IF_ERROR(Pay(s, t.provider(), t.asset(), amount - broker));
   KONTOR_RETURN_IF_ERROR(Pay(s, t.broker(), t.asset(), broker));
-  c->set_paid_provider(c->paid_provider() + (pay - broker));
+  c->set_paid_provider(c->paid_provider() + (amount - broker));
   c->set_paid_broker(c->paid_broker() + broker);
+  if (broker_share) *broker_share = broker;
+  return Result::Ok();
+}
+
+Result PayFromEscrow(StateDelta& s, v1::Contract* c, uint64_t amount, uint64_t* paid) {
+  uint64_t pay = std::min(amount, FreeEscrow(*c));
+  *paid = pay;
+  if (pay == 0) return Result::Ok();
+  TakeFromEscrow(c, pay);
+  return PayParties(s, c, pay, nullptr);
+}
+
+Result Settle(StateDelta& s, v1::Contract* c, uint64_t t_ms, bool* ran_dry) {
+  *ran_dry = false;
+  uint64_t accrued = 0;
+  if (!Accrued(*c, t_ms, &accrued).ok()) {
+    // More is due than 2^64-1: certainly more than escrow holds. Pay it all; the contract closes.
+    *ran_dry = true;
+    if (c->terms().invoiced()) return Result::Ok();
+    uint64_t paid = 0;
+    KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, FreeEscrow(*c), &paid));
+    c->set_charged(c->charged() + paid);
+    return Result::Ok();
+  }
+  if (accrued <= c->charged()) return Result::Ok();
+  uint64_t due = accrued - c->charged();
+  if (c->terms().invoiced()) {
+    // Collected by invoices; the ledger only watches that escrow still guarantees it.
+    *ran_dry = due > FreeEscrow(*c);
+    return Result::Ok();
+  }
+  uint64_t paid = 0;
+  KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, due, &paid));
+  *ran_dry = paid < due;
+  c->set_charged(c->charged() + paid);
+  return Result::Ok();
+}
+
+Result UninvoicedMetered(const v1::Contract& c, std::vector<v1::InvoiceLine>* lines, uint64_t* total) {
+  U128 sum = 0;
+  lines->clear();
+  for (const auto& u : c.usage()) {
+    uint64_t before = 0;
+    for (const auto& i : c.invoiced_usage())
+      if (i.name() == u.name()) before = i.quantity();
+    if (u.quantity() <= before) continue;
+    uint64_t price = 0;
+    for (const auto& m : c.terms().metered())
+      if (m.name() == u.name()) price = m.price_per_unit();
+    U128 amount = static_cast<U128>(u.quantity() - before) * price;
+    sum += amount;
+    if (amount > UINT64_MAX || sum > UINT64_MAX) return {Code::kOverflow, "the metered charge exceeds 2^64-1"};
+    v1::InvoiceLine line;
+    line.set_name(u.name());
+    line.set_quantity(u.quantity() - before);
+    line.set_unit_price(price);
+    line.set_amount(static_cast<uint64_t>(amount));
+    lines->push_back(std::move(line));
+  }
+  *total = static_cast<uint64_t>(sum);
+  return Result::Ok();
+}
+
+// Invoiced contracts at close: what was not invoiced is paid from free escrow, as far as it goes.
+static Result SettleUninvoiced(StateDelta& s, v1::Contract* c, uint64_t at_ms, bool* ran_dry) {
+  *ran_dry = false;
+  uint64_t accrued = 0, paid = 0;
+  if (Accrued(*c, at_ms, &accrued).ok()) {
+    uint64_t due = accrued > c->charged() ? accrued - c->charged() : 0;
+    KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, due, &paid));
+    *ran_dry = paid < due;
+  } else {
+    KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, FreeEscrow(*c), &paid));
+    *ran_dry = true;
+  }
+  c->set_charged(c->charged() + paid);
+  std::vector<v1::InvoiceLine> lines;
+  uint64_t metered = 0;
+  if (UninvoicedMetered(*c, &lines, &metered).ok()) {
+    KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, metered, &paid));
+    *ran_dry = *ran_dry || paid < metered;
+  } else {
+    KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, FreeEscrow(*c), &paid));
+    *ran_dry = true;
+  }
+  c->set_metered_charged(c->metered_charged() + paid);
+  uint64_t end = AccrualEndMs(*c);
+  c->set_invoiced_until_ms(std::max(c->invoiced_until_ms(), end != 0 ? std::min(end, at_ms) : at_ms));
+  *c->mutable_invoiced_usage() = c->usage();
+  return Result::Ok();
+}
+
+Result RefundFreeEscrow(StateDelta& s, v1::Contract* c) {
+  uint64_t left = FreeEscrow(*c), refunded = 0;
+  auto* escrow = c->mutable_escrow();
+  // Latest deposits first: what stays reserved is the earliest money in.
+  for (int i = escrow->size() - 1; i >= 0 && left > 0; --i) {
+    auto* d = escrow->Mutable(i);
+    uint64_t take = std::min(left, d->amount());
+    KONTOR_RETURN_IF_ERROR(Pay(s, d->depositor(), c->terms().asset(), take));
+    d->set_amount(d->amount() - take);
+    left -= take;
+    refunded += take;
+  }
+  escrow->erase(std::remove_if(escrow->begin(), escrow->end(), [](const v1::EscrowDeposit& d) { return d.amount() == 0; }),
+                escrow->end());
+  c->set_refunded(c->refunded() + refunded);
   return Result::Ok();
 }
 
 Result CloseContract(StateDelta& s, v1::Contract* c, uint64_t at_ms, v1::CloseReason reason) {
   bool ran_dry = false;
-  KONTOR_RETURN_IF_ERROR(Settle(s, c, at_ms, &ran_dry));
+  if (c->terms().invoiced()) KONTOR_RETURN_IF_ERROR(SettleUninvoiced(s, c, at_ms, &ran_dry));
+  else KONTOR_RETURN_IF_ERROR(Settle(s, c, at_ms, &ran_dry));
   if (ran_dry) reason = v1::CLOSE_REASON_INSUFFICIENT_FUNDS;
-  uint64_t refunded = 0;
-  for (const auto& d : c->escrow()) {
-    KONTOR_RETURN_IF_ERROR(Pay(s, d.depositor(), c->terms().asset(), d.amount()));
-    refunded += d.amount();
-  }
-  c->clear_escrow();
-  c->set_refunded(c->refunded() + refunded);
+  KONTOR_RETURN_IF_ERROR(RefundFreeEscrow(s, c));
   if (!c->offer_id().empty()) {
     if (auto offer = Load<v1::Offer>(s, Kind::kOffer, c->offer_id())) {
       offer->set_reserved_units(offer->reserved_units() - std::min(offer->reserved_units(), c->terms().units()));
@@ -109,26 +208,22 @@ Result CloseContract(StateDelta& s, v1::Contract* c, uint64_t at_ms, v1::CloseRe
   StoreContract(s, *c);
   // Reputation facts, counted from what the ledger saw.
   bool early = c->end_ms() == 0 || at_ms < c->end_ms();
-  auto bump = [&](const std::string& key, auto&& change) {
-    v1::Reputation r = Load<v1::Reputation>(s, Kind::kReputation, key).value_or(v1::Reputation());
-    change(r);
-    Store(s, Kind::kReputation, key, r);
-  };
   const auto& t = c->terms();
+  using R = v1::Reputation;
   switch (reason) {
     case v1::CLOSE_REASON_ENDED:
-      bump(t.provider(), [](v1::Reputation& r) { r.set_provider_completed(r.provider_completed() + 1); });
-      bump(t.renter(), [](v1::Reputation& r) { r.set_renter_completed(r.renter_completed() + 1); });
+      BumpReputation(s, t.provider(), &R::provider_completed, &R::set_provider_completed);
+      BumpReputation(s, t.renter(), &R::renter_completed, &R::set_renter_completed);
       break;
     case v1::CLOSE_REASON_PROVIDER_TERMINATED:
-      if (early) bump(t.provider(), [](v1::Reputation& r) { r.set_provider_terminated_early(r.provider_terminated_early() + 1); });
+      if (early) BumpReputation(s, t.provider(), &R::provider_terminated_early, &R::set_provider_terminated_early);
       break;
     case v1::CLOSE_REASON_RENTER_CLOSED:
-      if (early) bump(t.renter(), [](v1::Reputation& r) { r.set_renter_closed_early(r.renter_closed_early() + 1); });
+      if (early) BumpReputation(s, t.renter(), &R::renter_closed_early, &R::set_renter_closed_early);
       break;
     case v1::CLOSE_REASON_INSUFFICIENT_FUNDS:
-      bump(t.renter(), [](v1::Reputation& r) { r.set_renter_insufficient_funds(r.renter_insufficient_funds() + 1); });
-      bump(t.provider(), [](v1::Reputation& r) { r.set_provider_insufficient_funds(r.provider_insufficient_funds() + 1); });
+      BumpReputation(s, t.renter(), &R::renter_insufficient_funds, &R::set_renter_insufficient_funds);
+      BumpReputation(s, t.provider(), &R::provider_insufficient_funds, &R::set_provider_insufficient_funds);
       break;
     default: break;
   }
@@ -151,17 +246,21 @@ Result AddEscrow(v1::Contract* c, const PublicKey& depositor, uint64_t amount) {
 }
 
 uint64_t NextEventMs(const v1::Contract& c) {
-  if (c.state() == v1::CONTRACT_STATE_CLOSED) return 0;
-  uint64_t next = c.end_ms();
-  if (c.state() == v1::CONTRACT_STATE_NOTICE && (next == 0 || c.termination_at_ms() < next)) next = c.termination_at_ms();
-  // Escrow runs dry at the first t with accrued(t) > charged + escrow.
+  uint64_t next = 0;
+  auto consider = [&next](uint64_t at) {
+    if (at != 0 && (next == 0 || at < next)) next = at;
+  };
+  if (c.owed() > 0) consider(c.next_due_ms());  // escrow-sourced invoices become payable
+  if (c.state() == v1::CONTRACT_STATE_CLOSED) return next;
+  consider(AccrualEndMs(c));
+  // Escrow runs dry at the first t with accrued(t) > charged + free escrow.
   const auto& t = c.terms();
   U128 rate = static_cast<U128>(t.units()) * t.price_per_unit_hour();
   if (rate > 0) {
-    U128 covered = static_cast<U128>(c.charged()) + EscrowTotal(c) + 1;
+    U128 covered = static_cast<U128>(c.charged()) + FreeEscrow(c) + 1;
     U128 elapsed = (covered * kMillisecondsPerHour + rate - 1) / rate;
     U128 dry = static_cast<U128>(t.start_ms()) + elapsed;
-    if (dry <= UINT64_MAX && (next == 0 || dry < next)) next = static_cast<uint64_t>(dry);
+    if (dry <= UINT64_MAX) consider(static_cast<uint64_t>(dry));
   }
   return next;
 }

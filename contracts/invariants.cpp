@@ -81,6 +81,23 @@ static bool LegalContractMove(v1::ContractState from, v1::ContractState to) {
   return false;  // closed is final
 }
 
+static bool LegalInvoiceMove(v1::InvoiceState from, v1::InvoiceState to) {
+  using S = v1::InvoiceState;
+  if (from == to) return to != S::INVOICE_STATE_UNSPECIFIED;
+  switch (from) {
+    case S::INVOICE_STATE_UNSPECIFIED: return true;  // issued (and maybe settled) in this block
+    case S::INVOICE_STATE_ISSUED: return to != S::INVOICE_STATE_UNSPECIFIED;
+    case S::INVOICE_STATE_ACCEPTED:
+      return to == S::INVOICE_STATE_PARTIALLY_PAID || to == S::INVOICE_STATE_PAID || to == S::INVOICE_STATE_VOIDED;
+    case S::INVOICE_STATE_DISPUTED:
+      return to == S::INVOICE_STATE_ACCEPTED || to == S::INVOICE_STATE_PARTIALLY_PAID || to == S::INVOICE_STATE_PAID ||
+             to == S::INVOICE_STATE_VOIDED;
+    case S::INVOICE_STATE_PARTIALLY_PAID:
+      return to == S::INVOICE_STATE_DISPUTED || to == S::INVOICE_STATE_PAID || to == S::INVOICE_STATE_VOIDED;
+    default: return false;  // paid and voided are final
+  }
+}
+
 Result CheckRecordInvariants(const StateView& before, const StateDelta& block_delta) {
   Result bad = Result::Ok();
   block_delta.ForEachChangedRecord(static_cast<uint8_t>(Kind::kContract), [&](std::string_view id) {
@@ -95,13 +112,34 @@ Result CheckRecordInvariants(const StateView& before, const StateDelta& block_de
     auto from = old_c ? old_c->state() : v1::CONTRACT_STATE_UNSPECIFIED;
     if (!LegalContractMove(from, new_c->state()))
       bad = Result(Code::kInvariantBroken, name + " moved from state " + std::to_string(from) + " to " + std::to_string(new_c->state()));
-    else if (static_cast<unsigned __int128>(new_c->charged()) + new_c->metered_charged() !=
-             static_cast<unsigned __int128>(new_c->paid_provider()) + new_c->paid_broker())
+    else if (!new_c->terms().invoiced() && static_cast<unsigned __int128>(new_c->charged()) + new_c->metered_charged() !=
+                                                static_cast<unsigned __int128>(new_c->paid_provider()) + new_c->paid_broker())
       bad = Result(Code::kInvariantBroken, name + ": time + metered charges differ from provider + broker payments");
-    else if (new_c->state() == v1::CONTRACT_STATE_CLOSED && EscrowTotal(*new_c) != 0)
-      bad = Result(Code::kInvariantBroken, name + " is closed but still holds escrow");
+    else if (new_c->terms().invoiced() && static_cast<unsigned __int128>(new_c->charged()) + new_c->metered_charged() <
+                                              static_cast<unsigned __int128>(new_c->paid_provider()) + new_c->paid_broker())
+      bad = Result(Code::kInvariantBroken, name + ": provider + broker were paid more than was charged");
+    else if (static_cast<unsigned __int128>(new_c->owed()) + new_c->locked() > EscrowTotal(*new_c))
+      bad = Result(Code::kInvariantBroken, name + ": escrow owed to invoices and locked by disputes exceeds the escrow");
+    else if (new_c->state() == v1::CONTRACT_STATE_CLOSED && EscrowTotal(*new_c) != new_c->owed() + new_c->locked())
+      bad = Result(Code::kInvariantBroken, name + " is closed but holds escrow no invoice reserves");
     else if (old_c && (new_c->charged() < old_c->charged() || new_c->metered_charged() < old_c->metered_charged()))
       bad = Result(Code::kInvariantBroken, name + ": charges went down");
+  });
+  KONTOR_RETURN_IF_ERROR(bad);
+  block_delta.ForEachChangedRecord(static_cast<uint8_t>(Kind::kInvoice), [&](std::string_view id) {
+    if (!bad.ok()) return;
+    auto old_i = Load<v1::Invoice>(before, Kind::kInvoice, id);
+    auto new_i = Load<v1::Invoice>(block_delta, Kind::kInvoice, id);
+    std::string name = "invoice " + HexEncode(id);
+    if (!new_i) bad = Result(Code::kInvariantBroken, name + " was erased");
+    else if (!(new_i->paid() <= new_i->amount_due() && new_i->amount_due() <= new_i->lines().total()))
+      bad = Result(Code::kInvariantBroken, name + ": paid " + std::to_string(new_i->paid()) + " <= due " +
+                                               std::to_string(new_i->amount_due()) + " <= total " + std::to_string(new_i->lines().total()) + " fails");
+    else if (new_i->disputed() + new_i->paid() > new_i->amount_due() || new_i->locked() > new_i->disputed())
+      bad = Result(Code::kInvariantBroken, name + ": disputed or locked amounts exceed what is unpaid");
+    else if (!LegalInvoiceMove(old_i ? old_i->state() : v1::INVOICE_STATE_UNSPECIFIED, new_i->state()))
+      bad = Result(Code::kInvariantBroken, name + " moved from state " + std::to_string(old_i ? old_i->state() : 0) + " to " +
+                                               std::to_string(new_i->state()));
   });
   KONTOR_RETURN_IF_ERROR(bad);
   block_delta.ForEachChangedRecord(static_cast<uint8_t>(Kind::kOffer), [&](std::string_view id) {

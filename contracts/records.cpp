@@ -125,4 +125,19 @@ Result CheckAttestations(const StateView& view, const v1::AttestationRequirement
   return Result::Ok();
 }
 
+Result CheckExternalField(const std::string& value, std::string_view what) {
+  if (value.empty() || value.size() > kExternalFieldBytesMax)
+    return {Code::kBadField, std::string(what) + " must be 1..128 bytes"};
+  for (char c : value)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return {Code::kBadField, std::string(what) + " has a control character"};
+  return Result::Ok();
+}
+
+void BumpReputation(StateDelta& s, const std::string& key, uint64_t (v1::Reputation::*get)() const,
+                    void (v1::Reputation::*set)(uint64_t)) {
+  v1::Reputation r = Load<v1::Reputation>(s, Kind::kReputation, key).value_or(v1::Reputation());
+  (r.*set)((r.*get)() + 1);
+  Store(s, Kind::kReputation, key, r);
+}
+
 }  // namespace kontor::contracts

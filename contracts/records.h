@@ -22,6 +22,8 @@ enum class Kind : uint8_t {
   kOfferIndex = 22,   // id: "open" -> IdList of open offers
   kPartyIndex = 23,   // id: a key -> IdList of its contracts
   kReputation = 24,   // id: a key -> Reputation
+  kInvoice = 25,      // id: invoice id (txid of InvoiceIssue)
+  kContractInvoices = 26,  // id: contract id -> IdList of its invoices, in issue order
 };
 
 inline constexpr std::string_view kOpenOffersId = "open";
@@ -57,6 +59,8 @@ Result CheckKeyField(std::string_view bytes, std::string_view what, bool optiona
 bool ValidName(std::string_view name);
 Result CheckAttributes(const google::protobuf::RepeatedPtrField<v1::Attribute>& attributes, std::string_view what);
 Result CheckRequirement(const v1::AttestationRequirement& requirement);
+// A field naming something on an external chain: 1..128 bytes, no control characters.
+Result CheckExternalField(const std::string& value, std::string_view what);
 // A new account must be a key someone can sign for: curve-checked unless it exists already.
 Result CheckRecipient(const StateView& view, const PublicKey& key, std::string_view what);
 // Is `requirement` met for `provider` at `now_ms`? kNotAuthorized names the missing attestation.
@@ -72,5 +76,9 @@ inline constexpr size_t kMeteredPricesMax = 8;
 inline constexpr size_t kExternalFieldBytesMax = 128;
 inline constexpr size_t kEscrowDepositsMax = 64;
 inline constexpr uint32_t kBasisPointsMax = 10000;
+inline constexpr size_t kOpenInvoicesMax = 32;  // per contract
+// Adds one to a reputation counter of `key`.
+void BumpReputation(StateDelta& s, const std::string& key, uint64_t (v1::Reputation::*get)() const,
+                    void (v1::Reputation::*set)(uint64_t));
 
 }  // namespace kontor::contracts
