@@ -12,5 +12,6 @@ void AddTxCommands(CLI::App& app, Context& ctx);
 void AddQueryCommands(CLI::App& app, Context& ctx);
 void AddAuditCommands(CLI::App& app, Context& ctx);
 void AddMarketCommands(CLI::App& app, Context& ctx);
+void AddInvoiceCommands(CLI::App& app, Context& ctx);
 
 }  // namespace kontor::cli

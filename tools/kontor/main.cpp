@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   AddQueryCommands(app, ctx);
   AddAuditCommands(app, ctx);
   AddMarketCommands(app, ctx);
+  AddInvoiceCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,26 +7,12 @@
 #include "kontor/v1/state.pb.h"
 #include "ledger/bech32m.h"
 #include "tools/kontor/commands.h"
+#include "tools/kontor/market_common.h"
 #include "tools/kontor/tx_common.h"
 
 namespace kontor::cli {
 
-namespace {
-
-constexpr uint32_t kProvider = 16, kAttestation = 17, kOffer = 18, kContract = 19, kOfferIndex = 22, kPartyIndex = 23;
-
-template <typename Message>
-std::optional<Message> QueryRecord(Context& ctx, uint32_t kind, const std::string& id) {
-  v1::QueryStateRequest req;
-  req.set_kind(kind);
-  req.set_id(id);
-  v1::QueryStateResponse r = Call(ctx, &v1::Node::Stub::QueryState, req);
-  if (!r.found()) return std::nullopt;
-  Message m;
-  if (!m.ParseFromString(r.value())) throw CliError("the node returned a record that does not decode");
-  return m;
-}
-
+// Shared with invoice_cmd.cpp (market_common.h).
 std::string Addr(const std::string& key) { return key.empty() ? "-" : EncodeAddress(Hash256::FromBytes(key)); }
 
 std::string IdBytes(const std::string& hex, const std::string& what) {
@@ -67,6 +53,17 @@ std::string TimeText(uint64_t ms) {
   return buf;
 }
 
+json ToJson(const google::protobuf::Message& m) {
+  std::string text;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &text, options);
+  return json::parse(text, nullptr, false);
+}
+
+namespace {
+
+
 // --attr key=value (value all digits -> number, else text), sorted by key.
 void ParseAttributes(const std::vector<std::string>& specs, google::protobuf::RepeatedPtrField<v1::Attribute>* out) {
   std::vector<v1::Attribute> attrs;
@@ -90,14 +87,6 @@ std::string AttributesText(const google::protobuf::RepeatedPtrField<v1::Attribut
   for (const auto& a : attrs)
     out += (out.empty() ? "" : ", ") + a.key() + "=" + (a.value_case() == v1::Attribute::kText ? a.text() : std::to_string(a.number()));
   return out.empty() ? "-" : out;
-}
-
-json ToJson(const google::protobuf::Message& m) {
-  std::string text;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &text, options);
-  return json::parse(text, nullptr, false);
 }
 
 const v1::Attribute* Find(const google::protobuf::RepeatedPtrField<v1::Attribute>& attrs, const std::string& key) {
@@ -184,7 +173,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
   static TxOptions offer_tx;
   static std::string capacity, price, asset = "USDC", min_duration = "1h", max_duration = "0", billing = "1h", notice = "1h", offer_id;
   static std::vector<std::string> req_auditors, req_keys;
-  static bool req_any = false;
+  static bool req_any = false, offer_invoiced = false;
   auto add_terms = [](CLI::App* cmd) {
     cmd->add_option("--resource", attrs, "what one unit is: key=value (repeat), e.g. gpu_model=H100 gpu_memory_gb=80");
     cmd->add_option("--capacity", capacity, "units offered")->required();
@@ -197,6 +186,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("--require-auditor", req_auditors, "contracts need an attestation by this auditor (repeat)");
     cmd->add_flag("--require-any", req_any, "any one of the auditors suffices (default: all of them)");
     cmd->add_option("--require-key", req_keys, "attribute keys the attestations must cover (repeat)");
+    cmd->add_flag("--invoiced", offer_invoiced, "contracts bill by the provider's invoices (default: charges stream from escrow)");
   };
   auto fill_terms = [&ctx](v1::OfferTerms* t, const AssetTable& assets) {
     ParseAttributes(attrs, t->mutable_resources());
@@ -208,6 +198,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
     t->set_billing_period_ms(ParseDuration(billing));
     t->set_notice_period_ms(ParseDuration(notice));
     ParseRequirement(req_auditors, req_any, req_keys, ctx, t->mutable_requirement());
+    t->set_invoiced(offer_invoiced);
   };
   auto* opost = offer->add_subcommand("post", "post a standing offer (its id is the txid)");
   AddTxOptions(opost, offer_tx);
@@ -323,6 +314,12 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
   propose->add_option("--start-in", start_in, "start this long after the head block (0 = when included)")->capture_default_str();
   propose->add_option("--resource", attrs, "what one unit is: key=value (repeat)");
   static std::vector<std::string> metered;
+  propose->add_option("--require-auditor", req_auditors, "the provider needs a valid attestation by this auditor when the contract forms (repeat)");
+  propose->add_flag("--require-any", req_any, "any one of the auditors suffices (default: all of them)");
+  propose->add_option("--require-key", req_keys, "attribute keys the attestations must cover (repeat)");
+  static bool invoiced = false;
+  propose->add_flag("--invoiced", invoiced,
+                    "bill by the provider's invoices, escrow as guarantee (default: charges stream from escrow as they accrue)");
   propose->add_option("--metered", metered, "metered price name=price_per_unit, e.g. egress_gb=0.05 (repeat)");
   propose->callback([&ctx] {
     contract_tx.cosigners = {provider_who};
@@ -345,6 +342,8 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
       t->set_notice_period_ms(ParseDuration(notice));
       t->set_deposit(ParseAmount(deposit, assets.Decimals(asset), asset));
       ParseAttributes(attrs, t->mutable_resources());
+      t->set_invoiced(invoiced);
+      ParseRequirement(req_auditors, req_any, req_keys, ctx, t->mutable_requirement());
       std::vector<std::string> sorted = metered;
       std::sort(sorted.begin(), sorted.end());
       for (const auto& m : sorted) {
@@ -406,7 +405,9 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
     if (c->end_ms() && until > c->end_ms()) until = c->end_ms();
     unsigned __int128 accrued = until > t.start_ms() ? rate * (until - t.start_ms()) / 3'600'000 : 0;
     uint64_t due = accrued > c->charged() ? static_cast<uint64_t>(accrued - c->charged()) : 0;
-    uint64_t left = escrow > due ? escrow - due : 0;
+    uint64_t reserved = c->owed() + c->locked();
+    uint64_t free = escrow > reserved ? escrow - reserved : 0;
+    uint64_t left = free > due ? free - due : 0;
     uint64_t time_left = rate ? static_cast<uint64_t>(static_cast<unsigned __int128>(left) * 3'600'000 / rate) : 0;
     static const char* states[] = {"unspecified", "active", "notice", "closed"};
     std::string reason = v1::CloseReason_Name(c->close_reason());
@@ -416,6 +417,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
       j["escrow_total"] = std::to_string(escrow);
       j["charge_due"] = std::to_string(due);
       j["escrow_left"] = std::to_string(left);
+      j["billing"] = t.invoiced() ? "invoiced" : "escrow";
       j["time_left_ms"] = time_left;
       return PrintJson(j);
     }
@@ -431,7 +433,10 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
                  {"end", c->end_ms() ? TimeText(c->end_ms()) : "open-ended"},
                  {"notice period", DurationText(t.notice_period_ms())},
                  {"escrow", FormatAmount(escrow, d, t.asset()) + " (" + std::to_string(c->escrow_size()) + " deposit(s))"},
-                 {"charge due", FormatAmount(due, d, t.asset())},
+                 {"billing", t.invoiced() ? "by invoice (invoiced until " + TimeText(c->invoiced_until_ms()) + ", " +
+                                                std::to_string(c->open_invoices_size()) + " open)" : "streamed from escrow"},
+                 {t.invoiced() ? "not invoiced" : "charge due", FormatAmount(due, d, t.asset())},
+                 {"escrow reserved", FormatAmount(c->owed(), d, t.asset()) + " owed to invoices, " + FormatAmount(c->locked(), d, t.asset()) + " locked by disputes"},
                  {"escrow left", FormatAmount(left, d, t.asset())},
                  {"time left", c->state() == v1::CONTRACT_STATE_CLOSED ? "-" : DurationText(time_left / 1000 * 1000) + " at the current rate"},
                  {"paid provider", FormatAmount(c->paid_provider(), d, t.asset())},
@@ -490,12 +495,15 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
   auto* reputation = app.add_subcommand("reputation", "facts the ledger counted for a key as provider and as renter");
   reputation->add_option("who", who, "address or key name")->required();
   reputation->callback([&ctx] {
-    auto r = QueryRecord<v1::Reputation>(ctx, 24, ctx.ResolveKey(who).bytes()).value_or(v1::Reputation());
+    auto r = QueryRecord<v1::Reputation>(ctx, kReputation, ctx.ResolveKey(who).bytes()).value_or(v1::Reputation());
     if (ctx.json_output()) {
       json j = {{"address", Addr(ctx.ResolveKey(who).bytes())},
                 {"provider_completed", r.provider_completed()}, {"provider_terminated_early", r.provider_terminated_early()},
                 {"provider_insufficient_funds", r.provider_insufficient_funds()}, {"renter_completed", r.renter_completed()},
-                {"renter_closed_early", r.renter_closed_early()}, {"renter_insufficient_funds", r.renter_insufficient_funds()}};
+                {"renter_closed_early", r.renter_closed_early()}, {"renter_insufficient_funds", r.renter_insufficient_funds()},
+                {"renter_invoices_disputed", r.renter_invoices_disputed()}, {"renter_invoices_paid_late", r.renter_invoices_paid_late()},
+                {"provider_invoices_disputed", r.provider_invoices_disputed()},
+                {"provider_invoices_paid_late", r.provider_invoices_paid_late()}, {"provider_invoices_voided", r.provider_invoices_voided()}};
       return PrintJson(j);
     }
     PrintFields({{"address", Addr(ctx.ResolveKey(who).bytes())},
@@ -503,7 +511,11 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
                                      " terminated early, " + std::to_string(r.provider_insufficient_funds()) + " ended by renters' escrow running dry"},
                  {"as renter", std::to_string(r.renter_completed()) + " completed, " + std::to_string(r.renter_closed_early()) +
                                    " closed early, " + std::to_string(r.renter_insufficient_funds()) + " ran out of escrow"},
-                 {"invoices", "not recorded yet (invoices are not implemented)"}});
+                 {"invoices as provider", std::to_string(r.provider_invoices_disputed()) + " disputed, " +
+                                              std::to_string(r.provider_invoices_voided()) + " voided, " +
+                                              std::to_string(r.provider_invoices_paid_late()) + " paid late"},
+                 {"invoices as renter", std::to_string(r.renter_invoices_disputed()) + " disputed, " +
+                                            std::to_string(r.renter_invoices_paid_late()) + " paid late"}});
   });
 
   // ---------------- asset ----------------
