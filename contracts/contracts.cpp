@@ -22,6 +22,8 @@ Result CheckTermsShape(const v1::ContractTerms& t) {
   KONTOR_RETURN_IF_ERROR(CheckKeyField(t.broker(), "broker", true));
   KONTOR_RETURN_IF_ERROR(CheckKeyField(t.arbiter(), "arbiter", true));
   if (t.renter() == t.provider()) return {Code::kBadField, "renter and provider must be different keys"};
+  if (!t.arbiter().empty() && (t.arbiter() == t.renter() || t.arbiter() == t.provider()))
+    return {Code::kBadField, "the arbiter must be neither the renter nor the provider"};
   if (t.units() == 0) return {Code::kBadAmount, "a contract needs at least one unit"};
   if (t.price_per_unit_hour() == 0) return {Code::kBadAmount, "price per unit-hour must be greater than zero"};
   if (t.billing_period_ms() == 0) return {Code::kBadField, "billing period must be greater than zero"};
@@ -302,7 +304,8 @@ Result ProcessAgenda(const BlockEnv& env, StateDelta& s) {
     const uint64_t now = env.time_ms;
     if (c->owed() > 0 && c->next_due_ms() != 0 && c->next_due_ms() <= now) KONTOR_RETURN_IF_ERROR(PayDueInvoices(s, &*c, now));
     if (c->state() == v1::CONTRACT_STATE_CLOSED) {
-      if (NextEventMs(*c) != 0 && NextEventMs(*c) <= now) return {Code::kInvariantBroken, "closed contract " + HexEncode(id) + " rescheduled into the past"};
+      if (uint64_t next = NextEventMs(*c); next != 0 && next <= now)
+        return {Code::kInvariantBroken, "closed contract " + HexEncode(id) + " rescheduled into the past"};
       StoreContract(s, *c);
     } else if (c->state() == v1::CONTRACT_STATE_NOTICE && c->termination_at_ms() <= now &&
         (c->end_ms() == 0 || c->termination_at_ms() < c->end_ms())) {
@@ -314,7 +317,8 @@ Result ProcessAgenda(const BlockEnv& env, StateDelta& s) {
       KONTOR_RETURN_IF_ERROR(SettleOrClose(s, &*c, now, &closed));
       if (!closed) {
         // Not dry after all (e.g. topped up): re-schedule strictly later, or the loop would spin.
-        if (NextEventMs(*c) <= now) return {Code::kInvariantBroken, "contract " + HexEncode(id) + " rescheduled into the past"};
+        if (uint64_t next = NextEventMs(*c); next != 0 && next <= now)
+          return {Code::kInvariantBroken, "contract " + HexEncode(id) + " rescheduled into the past"};
         StoreContract(s, *c);
       }
     }

@@ -1,6 +1,7 @@
 #include "contracts/invariants.h"
 
 #include <map>
+#include <vector>
 
 #include "contracts/escrow.h"
 #include "contracts/records.h"
@@ -81,12 +82,13 @@ static bool LegalContractMove(v1::ContractState from, v1::ContractState to) {
   return false;  // closed is final
 }
 
-static bool LegalInvoiceMove(v1::InvoiceState from, v1::InvoiceState to) {
+// One tx moves an invoice along these edges; a block may chain several, so the invariant
+// accepts any state reachable from the one before the block.
+static bool InvoiceStep(v1::InvoiceState from, v1::InvoiceState to) {
   using S = v1::InvoiceState;
-  if (from == to) return to != S::INVOICE_STATE_UNSPECIFIED;
   switch (from) {
-    case S::INVOICE_STATE_UNSPECIFIED: return true;  // issued (and maybe settled) in this block
-    case S::INVOICE_STATE_ISSUED: return to != S::INVOICE_STATE_UNSPECIFIED;
+    case S::INVOICE_STATE_UNSPECIFIED: return to == S::INVOICE_STATE_ISSUED;
+    case S::INVOICE_STATE_ISSUED: return to != S::INVOICE_STATE_UNSPECIFIED && to != S::INVOICE_STATE_ISSUED;
     case S::INVOICE_STATE_ACCEPTED:
       return to == S::INVOICE_STATE_PARTIALLY_PAID || to == S::INVOICE_STATE_PAID || to == S::INVOICE_STATE_VOIDED;
     case S::INVOICE_STATE_DISPUTED:
@@ -96,6 +98,25 @@ static bool LegalInvoiceMove(v1::InvoiceState from, v1::InvoiceState to) {
       return to == S::INVOICE_STATE_DISPUTED || to == S::INVOICE_STATE_PAID || to == S::INVOICE_STATE_VOIDED;
     default: return false;  // paid and voided are final
   }
+}
+
+static bool LegalInvoiceMove(v1::InvoiceState from, v1::InvoiceState to) {
+  if (from == to) return to != v1::INVOICE_STATE_UNSPECIFIED;
+  bool seen[v1::InvoiceState_ARRAYSIZE] = {};
+  std::vector<v1::InvoiceState> frontier = {from};
+  seen[from] = true;
+  while (!frontier.empty()) {
+    v1::InvoiceState s = frontier.back();
+    frontier.pop_back();
+    for (int next = 0; next < v1::InvoiceState_ARRAYSIZE; ++next) {
+      auto n = static_cast<v1::InvoiceState>(next);
+      if (!v1::InvoiceState_IsValid(next) || seen[next] || !InvoiceStep(s, n)) continue;
+      if (n == to) return true;
+      seen[next] = true;
+      frontier.push_back(n);
+    }
+  }
+  return false;
 }
 
 Result CheckRecordInvariants(const StateView& before, const StateDelta& block_delta) {

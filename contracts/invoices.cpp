@@ -228,7 +228,15 @@ Result ApplyInvoiceIssue(const DecodedTx& tx, const BlockEnv& env, StateDelta& s
   if (subtotal > UINT64_MAX) return {Code::kOverflow, "the invoice's subtotal exceeds 2^64-1"};
   if (i.credit() > subtotal) return {Code::kBadAmount, "the credit exceeds the subtotal " + Num(static_cast<uint64_t>(subtotal))};
   uint64_t total = static_cast<uint64_t>(subtotal) - i.credit();
-  if (i.total() != total) return {Code::kMismatch, "total " + Num(i.total()) + " differs from time + metered - credit = " + Num(total)};
+  // A reissue does not bill again what the voided invoices of this period collected.
+  U128 collected128 = replaced ? static_cast<U128>(replaced->paid()) + replaced->collected_before() : 0;
+  uint64_t collected = collected128 > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(collected128);
+  if (collected > total)
+    return {Code::kBadAmount, "the voided invoice already collected " + Num(collected) + ", more than time + metered - credit = " + Num(total)};
+  total -= collected;
+  if (i.total() != total)
+    return {Code::kMismatch, "total " + Num(i.total()) + " differs from time + metered - credit" +
+                                 (replaced ? " - collected by the voided invoice" : "") + " = " + Num(total)};
   if (total == 0) return {Code::kBadAmount, "nothing to invoice: the total is zero"};
   uint64_t broker_fee = t.broker().empty() ? 0 : static_cast<uint64_t>(static_cast<U128>(total) * t.broker_fee_bps() / kBasisPointsMax);
   if (i.broker_fee() != broker_fee) return {Code::kMismatch, "broker fee " + Num(i.broker_fee()) + " differs from total x " + Num(t.broker_fee_bps()) + " bps = " + Num(broker_fee)};
@@ -238,6 +246,7 @@ Result ApplyInvoiceIssue(const DecodedTx& tx, const BlockEnv& env, StateDelta& s
     uint64_t charged = 0;
     KONTOR_RETURN_IF_ERROR(Accrued(c, i.period_end_ms(), &charged));
     next.set_charged(charged);
+    if (c.metered_charged() > UINT64_MAX - metered_total) return {Code::kOverflow, "the contract's metered charges would exceed 2^64-1"};
     next.set_metered_charged(c.metered_charged() + metered_total);
     next.set_invoiced_until_ms(i.period_end_ms());
     *next.mutable_invoiced_usage() = c.usage();
@@ -261,6 +270,7 @@ Result ApplyInvoiceIssue(const DecodedTx& tx, const BlockEnv& env, StateDelta& s
   inv.set_state(v1::INVOICE_STATE_ISSUED);
   inv.set_issued_at_ms(env.time_ms);
   inv.set_amount_due(total);
+  inv.set_collected_before(collected);
   if (i.source() == v1::PAYMENT_SOURCE_ESCROW) inv.set_owed(total);
   if (replaced) {
     replaced->set_reissued_by(inv.id());
@@ -343,6 +353,8 @@ Result ApplyInvoiceDispute(const DecodedTx& tx, const BlockEnv& env, StateDelta&
     uint64_t lock = std::min(disputed, inv.owed());
     ReleaseOwed(&c, &inv, lock);
     inv.set_locked(lock);
+  } else if (c.state() == v1::CONTRACT_STATE_CLOSED) {
+    inv.set_locked(0);  // a closed contract has no free escrow left to lock
   } else {
     // Paid directly: lock what free escrow spares beyond the time it still guarantees.
     uint64_t accrued = 0;
@@ -459,6 +471,8 @@ Result ApplyPaymentRecordExternal(const DecodedTx& tx, const BlockEnv& env, Stat
   if (auto used = Load<v1::ExternalTx>(s, Kind::kExternalTx, marker_id))
     return {Code::kDuplicate, "external tx " + p.external_txid() + " on " + p.network() + " was already recorded at height " + Num(used->height())};
   if (p.amount() > Payable(inv)) return {Code::kBadAmount, "payment " + Num(p.amount()) + " exceeds what is payable now, " + Num(Payable(inv))};
+  if (static_cast<U128>(c.paid_provider()) + c.paid_broker() + p.amount() > UINT64_MAX)
+    return {Code::kOverflow, "the contract's total payments would exceed 2^64-1"};
   // The provider received the whole amount off the ledger; the broker's share moves on the ledger
   // from the provider's balance.
   uint64_t broker = BrokerShare(c, p.amount());

@@ -175,7 +175,11 @@ void AddInvoiceCommands(CLI::App& app, Context& ctx) {
       uint64_t cr = credit.empty() ? 0 : ParseAmount(credit, assets.Decimals(t.asset()), t.asset());
       if (cr > i->time_charge() + metered) throw CliError("the credit exceeds the invoice's charges");
       i->set_credit(cr);
-      i->set_total(i->time_charge() + metered - cr);
+      uint64_t collected = 0;  // a reissue does not bill again what the voided invoice collected
+      if (!replaces.empty())
+        if (auto old = QueryRecord<v1::Invoice>(ctx, kInvoice, i->replaces())) collected = old->paid();
+      if (collected > i->time_charge() + metered - cr) throw CliError("the voided invoice already collected more than this reissue would bill");
+      i->set_total(i->time_charge() + metered - cr - collected);
       i->set_broker_fee(t.broker().empty() ? 0 : static_cast<uint64_t>(static_cast<unsigned __int128>(i->total()) * t.broker_fee_bps() / 10000));
       i->set_due_at_ms(head.time_ms() + ParseDuration(due));
       i->set_source(direct ? v1::PAYMENT_SOURCE_DIRECT : v1::PAYMENT_SOURCE_ESCROW);
