@@ -182,10 +182,15 @@ Result Chain::CommitExecuted(ExecutedBlock&& executed) {
   return Result::Ok();
 }
 
+Result Chain::ProposeNext(const std::vector<std::string_view>& candidates, uint64_t time_ms, const PrivateKey& proposer,
+                          RandomSource& random, ExecutedBlock* executed, std::vector<RejectedTx>* rejected) {
+  return executor_->ProposeBlock(candidates, time_ms, proposer, tip_, state_, random, executed, rejected);
+}
+
 Result Chain::ProduceBlock(const std::vector<std::string_view>& candidates, uint64_t time_ms, const PrivateKey& proposer,
                            RandomSource& random, ExecutedBlock* produced, std::vector<RejectedTx>* rejected) {
   ExecutedBlock executed;
-  KONTOR_RETURN_IF_ERROR(executor_->ProposeBlock(candidates, time_ms, proposer, tip_, state_, random, &executed, rejected));
+  KONTOR_RETURN_IF_ERROR(ProposeNext(candidates, time_ms, proposer, random, &executed, rejected));
   if (produced) {
     produced->block = executed.block;
     produced->commit = executed.commit;

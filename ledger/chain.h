@@ -67,6 +67,11 @@ class Chain {
   Result CommitBlocks(const std::vector<std::pair<v1::Block, v1::Commit>>& blocks, size_t* committed = nullptr);
   // Commits a block the executor has already verified (the proposer's own block).
   Result CommitExecuted(ExecutedBlock&& executed);
+  // Builds the next block from candidates against the current tip without committing it. Only
+  // reads the chain: other threads may read it meanwhile, but nothing may commit until the
+  // result is committed (CommitExecuted) or dropped.
+  Result ProposeNext(const std::vector<std::string_view>& candidates, uint64_t time_ms, const PrivateKey& proposer,
+                     RandomSource& random, ExecutedBlock* executed, std::vector<RejectedTx>* rejected);
   // Single-validator block production: propose from candidates, then commit.
   Result ProduceBlock(const std::vector<std::string_view>& candidates, uint64_t time_ms, const PrivateKey& proposer,
                       RandomSource& random, ExecutedBlock* produced, std::vector<RejectedTx>* rejected);

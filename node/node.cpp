@@ -119,21 +119,29 @@ void Node::ProducerLoop() {
     next_tick = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.block_interval_ms);
     uint64_t now = NowMs();
     if (mempool_.size() == 0 && now - last_block_ms_ < config_.heartbeat_interval_ms) continue;
-    ProduceOnce();
+    ProduceOnce(lock);
   }
 }
 
-void Node::ProduceOnce() {
+void Node::ProduceOnce(std::unique_lock<std::mutex>& lock) {
   auto started = std::chrono::steady_clock::now();
   auto nonce_of = [&](const PublicKey& key) { return LoadAccount(chain_->state(), key).nonce(); };
   std::vector<const DecodedTx*> picked = mempool_.Reap(genesis_.params.block_txs_max, genesis_.params.block_bytes_max - 4096, nonce_of);
-  std::vector<std::string_view> candidates;
-  candidates.reserve(picked.size());
-  for (const DecodedTx* tx : picked) candidates.push_back(tx->envelope);
+  // Copies: the mempool may change (admissions, evictions) while the block is built unlocked.
+  std::vector<std::string> envelopes;
+  envelopes.reserve(picked.size());
+  for (const DecodedTx* tx : picked) envelopes.push_back(tx->envelope);
+  std::vector<std::string_view> candidates(envelopes.begin(), envelopes.end());
   ExecutedBlock produced;
   std::vector<RejectedTx> rejected;
-  uint64_t now = NowMs();
-  Result r = chain_->ProduceBlock(candidates, now, validator_, random_, &produced, &rejected);
+  uint64_t now = std::max(NowMs(), chain_->tip().time_ms);
+  // Build the block without the lock: admissions and queries read the committed chain meanwhile.
+  // Only this thread commits, so the chain cannot move under the block being built.
+  lock.unlock();
+  Result r = chain_->ProposeNext(candidates, now, validator_, random_, &produced, &rejected);
+  lock.lock();
+  // CommitExecuted takes the state changes and tree; the block itself stays readable below.
+  if (r.ok()) r = chain_->CommitExecuted(std::move(produced));
   if (!r.ok()) {
     spdlog::error("cannot produce block {}: {}", chain_->height() + 1, r.ToString());
     return;

@@ -85,7 +85,8 @@ class Node {
 
  private:
   void ProducerLoop();
-  void ProduceOnce();  // REQUIRES: mu_ held
+  // REQUIRES: `lock` holds mu_. Releases it while the block is built, holds it to commit.
+  void ProduceOnce(std::unique_lock<std::mutex>& lock);
   void RememberRejection(const Hash256& txid, const Result& result);  // REQUIRES: mu_ held
   uint64_t NowMs() const;
 
