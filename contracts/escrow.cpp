@@ -143,6 +143,10 @@ Result UninvoicedMetered(const v1::Contract& c, std::vector<v1::InvoiceLine>* li
   return Result::Ok();
 }
 
+// Charges are bounded by 2^64-1 in every reachable state but the absurd; a close must never fail
+// on them (it may run in the agenda), so these two sums saturate.
+static uint64_t SaturatingAdd(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
 // Invoiced contracts at close: what was not invoiced is paid from free escrow, as far as it goes.
 static Result SettleUninvoiced(StateDelta& s, v1::Contract* c, uint64_t at_ms, bool* ran_dry) {
   *ran_dry = false;
@@ -155,7 +159,7 @@ static Result SettleUninvoiced(StateDelta& s, v1::Contract* c, uint64_t at_ms, b
     KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, FreeEscrow(*c), &paid));
     *ran_dry = true;
   }
-  c->set_charged(c->charged() + paid);
+  c->set_charged(SaturatingAdd(c->charged(), paid));
   std::vector<v1::InvoiceLine> lines;
   uint64_t metered = 0;
   if (UninvoicedMetered(*c, &lines, &metered).ok()) {
@@ -165,7 +169,7 @@ static Result SettleUninvoiced(StateDelta& s, v1::Contract* c, uint64_t at_ms, b
     KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, FreeEscrow(*c), &paid));
     *ran_dry = true;
   }
-  c->set_metered_charged(c->metered_charged() + paid);
+  c->set_metered_charged(SaturatingAdd(c->metered_charged(), paid));
   uint64_t end = AccrualEndMs(*c);
   c->set_invoiced_until_ms(std::max(c->invoiced_until_ms(), end != 0 ? std::min(end, at_ms) : at_ms));
   *c->mutable_invoiced_usage() = c->usage();

@@ -102,6 +102,7 @@ static bool InvoiceStep(v1::InvoiceState from, v1::InvoiceState to) {
 
 static bool LegalInvoiceMove(v1::InvoiceState from, v1::InvoiceState to) {
   if (from == to) return to != v1::INVOICE_STATE_UNSPECIFIED;
+  if (!v1::InvoiceState_IsValid(from) || !v1::InvoiceState_IsValid(to)) return false;
   bool seen[v1::InvoiceState_ARRAYSIZE] = {};
   std::vector<v1::InvoiceState> frontier = {from};
   seen[from] = true;

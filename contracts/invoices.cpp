@@ -196,6 +196,8 @@ Result ApplyInvoiceIssue(const DecodedTx& tx, const BlockEnv& env, StateDelta& s
     replaced = Load<v1::Invoice>(s, Kind::kInvoice, i.replaces());
     if (!replaced || replaced->contract_id() != c.id()) return {Code::kNotFound, "no invoice " + HexEncode(i.replaces()) + " of this contract to reissue"};
     if (replaced->state() != v1::INVOICE_STATE_VOIDED) return {Code::kWrongState, "only a voided invoice can be reissued; " + HexEncode(i.replaces()) + " is " + StateName(replaced->state())};
+    if (replaced->resolved())
+      return {Code::kWrongState, "invoice " + HexEncode(i.replaces()) + " ended by a dispute's resolution, which is final; it cannot be reissued"};
     if (!replaced->reissued_by().empty()) return {Code::kDuplicate, "invoice " + HexEncode(i.replaces()) + " was already reissued as " + HexEncode(replaced->reissued_by())};
     if (i.period_start_ms() != replaced->lines().period_start_ms() || i.period_end_ms() != replaced->lines().period_end_ms())
       return {Code::kMismatch, "a reissue covers the voided invoice's period " + Num(replaced->lines().period_start_ms()) + ".." +
@@ -413,6 +415,7 @@ Result ApplyInvoiceResolve(const DecodedTx& tx, const BlockEnv& env, StateDelta&
   inv.set_amount_due(inv.amount_due() - disputed + r.provider_amount());
   inv.set_disputed(0);
   inv.set_resolved_provider_amount(r.provider_amount());
+  inv.set_resolved(true);
   inv.set_state(inv.paid() > 0 ? v1::INVOICE_STATE_PARTIALLY_PAID : v1::INVOICE_STATE_ACCEPTED);
   UpdateState(s, c, &inv, env.time_ms, false);
   return StoreBoth(s, &c, inv);

@@ -819,7 +819,7 @@ TEST_CASE("invoices: a reissue does not bill again what was paid on the voided i
   const std::string a =
       IssueAt(env, Bill(id, t0, t0 + 10'000, 10'000, 10'000, 0, t0 + kHour, v1::PAYMENT_SOURCE_ESCROW), t0 + 10'000);
 
-  SECTION("escrow-sourced: the accepted part of a dispute was paid, then dave voids and reissues in full") {
+  SECTION("escrow-sourced: the accepted part of a dispute was paid, then dave voids and reissues") {
     ExpectOk(env, DisputeTx(env, "alice", a, 4'000));  // 4_000 paid from escrow
     CHECK(env.Balance("dave", "USDC") == kFunding + 4'000);
     ExpectOk(env, VoidTx(env, "dave", a));
@@ -830,39 +830,75 @@ TEST_CASE("invoices: a reissue does not bill again what was paid on the voided i
     CHECK(voided.locked() == 0);
     CHECK(ContractOf(env, id).locked() == 0);  // the 6_000 lock is released
     CHECK(ContractOf(env, id).owed() == 0);
+    // In full it would bill the 4_000 again: refused; 10_000 - 4_000 = 6_000 is the total.
     v1::InvoiceIssue again = Bill(id, t0, t0 + 10'000, 10'000, 10'000, 0, t0 + 30'000);
     again.set_replaces(a);
-    Result r = ApplyAfter(env, IssueTx(env, "dave", again), 1'000);
-    INFO("reissue: " << r.ToString());
-    // Whether the ledger refuses that reissue or lowers what it bills, blocks go on past its due
-    // time (when the ledger would pay it from escrow)...
-    REQUIRE_NOTHROW(env.Close(Until(env, t0 + 31'000)));
+    ExpectRejected(env, IssueTx(env, "dave", again), Code::kMismatch);
+    again.set_total(6'000);
+    std::string reissue = IssueTx(env, "dave", again);
+    const std::string b2 = IdOf(reissue);
+    ExpectOk(env, reissue);
+    CHECK(InvoiceOf(env, b2).collected_before() == 4'000);
+    CHECK(ContractOf(env, id).owed() == 6'000);
+    // Unchallenged, the ledger pays it from escrow at its due time.
+    env.Close(Until(env, t0 + 31'000));
+    CHECK(InvoiceOf(env, b2).state() == v1::INVOICE_STATE_PAID);
+    CHECK(env.Balance("dave", "USDC") == kFunding + 10'000);
+    ExpectRejected(env, VoidTx(env, "dave", b2), Code::kWrongState);  // paid is final
   }
-  SECTION("direct: alice paid part by transfer, then dave voids and reissues in full") {
+  SECTION("direct: alice paid part by transfer, then dave voids and reissues twice") {
     ExpectOk(env, PayTx(env, "alice", a, 4'000));
     CHECK(env.Balance("dave", "USDC") == kFunding + 4'000);
     ExpectOk(env, VoidTx(env, "dave", a));
-    v1::InvoiceIssue again = Bill(id, t0, t0 + 10'000, 10'000, 10'000, 0, t0 + kHour, v1::PAYMENT_SOURCE_DIRECT);
+    v1::InvoiceIssue again = Bill(id, t0, t0 + 10'000, 10'000, 6'000, 0, t0 + kHour, v1::PAYMENT_SOURCE_DIRECT);
     again.set_replaces(a);
     std::string reissue = IssueTx(env, "dave", again);
     const std::string b = IdOf(reissue);
-    Result r = ApplyAfter(env, reissue, 1'000);
-    INFO("reissue: " << r.ToString());
-    if (r.ok()) {
-      // ...and alice can pay what the reissue bills her.
-      v1::Invoice inv = InvoiceOf(env, b);
-      const uint64_t payable = inv.amount_due() - inv.paid();
-      if (payable > 0) {
-        Result paid = ApplyAfter(env, PayTx(env, "alice", b, payable), 1'000);
-        INFO("payment: " << paid.ToString());
-        CHECK(paid.ok());
-      }
-    }
+    ExpectOk(env, reissue);
+    ExpectOk(env, PayTx(env, "alice", b, 1'000));  // 5_000 collected on the period so far
+    ExpectOk(env, VoidTx(env, "dave", b));
+    v1::InvoiceIssue third = Bill(id, t0, t0 + 10'000, 10'000, 6'000, 0, t0 + kHour, v1::PAYMENT_SOURCE_DIRECT);
+    third.set_replaces(b);
+    ExpectRejected(env, IssueTx(env, "dave", third), Code::kMismatch);  // 10_000 - 4_000 - 1_000 = 5_000
+    third.set_total(5'000);
+    std::string last = IssueTx(env, "dave", third);
+    const std::string c3 = IdOf(last);
+    ExpectOk(env, last);
+    CHECK(InvoiceOf(env, c3).collected_before() == 5'000);
+    ExpectOk(env, PayTx(env, "alice", c3, 5'000));
+    CHECK(InvoiceOf(env, c3).state() == v1::INVOICE_STATE_PAID);
+    CHECK(env.Balance("dave", "USDC") == kFunding + 10'000);
   }
-  // ...and dave is paid at most the 10_000 the period is worth, as the ledger's own books say.
+  // Either way dave is paid exactly the 10_000 the period is worth, as the ledger's own books say.
   v1::Contract c = ContractOf(env, id);
   CHECK(env.Balance("dave", "USDC") <= kFunding + 10'000);
   CHECK(c.paid_provider() + c.paid_broker() <= c.charged() + c.metered_charged());
+}
+
+TEST_CASE("invoices: a dispute's resolution is final: the invoice it ended is not reissued", "[invoices]") {
+  TestEnv env;
+  const std::string id = Form(env, Invoiced(env, 1, 1'000'000));
+  const uint64_t t0 = env.now_ms();
+  const std::string a = IssueAt(env, Bill(id, t0, t0 + 10'000, 10'000, 10'000, 0, t0 + kHour), t0 + 10'000);
+  ExpectOk(env, DisputeTx(env, "alice", a, 0));           // all 10_000 disputed and locked
+  ExpectOk(env, ResolveTx(env, {"dave"}, a, 0));           // dave concedes: nothing is due
+  v1::Invoice ended = InvoiceOf(env, a);
+  CHECK(ended.state() == v1::INVOICE_STATE_VOIDED);
+  CHECK(ended.resolved());
+  CHECK(ContractOf(env, id).locked() == 0);
+  v1::InvoiceIssue again = Bill(id, t0, t0 + 10'000, 10'000, 10'000, 0, t0 + kHour);
+  again.set_replaces(a);
+  ExpectRejected(env, IssueTx(env, "dave", again), Code::kWrongState);
+  CHECK(env.Balance("dave", "USDC") == kFunding);
+}
+
+TEST_CASE("invoices: the arbiter must be neither renter nor provider", "[invoices]") {
+  TestEnv env;
+  v1::ContractTerms t = Invoiced(env, 1, 1'000);
+  t.set_arbiter(env.Pub("dave").bytes());
+  ExpectRejected(env, Propose(env, {"alice", "dave"}, t), Code::kBadField);
+  t.set_arbiter(env.Pub("alice").bytes());
+  ExpectRejected(env, Propose(env, {"alice", "dave"}, t), Code::kBadField);
 }
 
 // ============================================================================================
