@@ -30,9 +30,6 @@
 #include "ledger/accounts.h"
 #include "ledger/bytes.h"
 #include "tests/support/test_env.h"
-// kontor-property-tests does not link kontor_test_support; this is the only property file that
-// compiles the test chain in.
-#include "tests/support/test_env.cpp"
 
 using namespace kontor;
 using kontor::contracts::Kind;
