@@ -48,6 +48,7 @@ void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
     for (size_t i = 0; i < n; ++i) fn(i);
     return;
   }
+  std::lock_guard turn(call_mu_);
   std::unique_lock lock(mu_);
   fn_ = &fn;
   n_ = n;

@@ -21,7 +21,8 @@ class ThreadPool {
 
   size_t threads() const { return workers_.size() + 1; }
   // Calls fn(i) for i in [0, n), spread over the pool; returns when all calls are done.
-  // Not reentrant: one ParallelFor at a time per pool.
+  // Thread-safe: concurrent callers take turns (each loop gets the whole pool). Not reentrant:
+  // fn must not call ParallelFor on the same pool.
   void ParallelFor(size_t n, const std::function<void(size_t)>& fn);
 
  private:
@@ -29,6 +30,7 @@ class ThreadPool {
   void RunChunks(std::unique_lock<std::mutex>& lock);  // REQUIRES: lock holds mu_
 
   std::vector<std::thread> workers_;
+  std::mutex call_mu_;  // one ParallelFor at a time
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
   const std::function<void(size_t)>* fn_ = nullptr;

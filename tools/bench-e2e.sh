@@ -4,10 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 interval=${INTERVAL_MS:-200}
+build=${KONTOR_BUILD_DIR:-./build}
 home=$(mktemp -d /tmp/kontor-bench-e2e.XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$home"' EXIT
-./build/node/kontord --home "$home" init --dev --block-interval-ms "$interval" >/dev/null
-./build/node/kontord --home "$home" start --grpc-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --log-level warn &
+"$build/node/kontord" --home "$home" init --dev --block-interval-ms "$interval" >/dev/null
+"$build/node/kontord" --home "$home" start --grpc-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --log-level warn &
 pid=$!
 for _ in $(seq 100); do [ -f "$home/kontord.json" ] && break; sleep 0.1; done
-./build/tools/kontor-bench --e2e --home "$home" "$@"
+"$build/tools/kontor-bench" --e2e --home "$home" "$@"

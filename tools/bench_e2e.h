@@ -13,7 +13,8 @@ struct EndToEndOptions {
   size_t senders = 100;      // fresh accounts sending them
   size_t latency_txs = 2000; // transfers in the paced latency phase
   double latency_rate = 0;   // tx/s for the latency phase; 0 = a quarter of the measured throughput
-  size_t batch = 500;        // txs per SubmitTxBatch stream
+  size_t batch = 500;        // latency phase: txs per SubmitTxBatch stream
+  size_t streams = 2;        // saturation phase: concurrent SubmitTxBatch streams, senders split among them
   size_t threads = 0;        // for the ceiling and for signing
 };
 
