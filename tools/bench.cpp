@@ -88,8 +88,8 @@ int main(int argc, char** argv) {
   cli.add_option("--senders", e2e_options.senders, "e2e: sending accounts")->capture_default_str();
   cli.add_option("--latency-txs", e2e_options.latency_txs, "e2e: transfers in the paced latency phase")->capture_default_str();
   cli.add_option("--latency-rate", e2e_options.latency_rate, "e2e: tx/s of the latency phase (0 = a quarter of the measured throughput)");
-  cli.add_option("--batch", e2e_options.batch, "e2e: transfers per SubmitTxBatch stream in the latency phase")->capture_default_str();
-  cli.add_option("--streams", e2e_options.streams, "e2e: concurrent SubmitTxBatch streams in the saturation phase (senders split among them)")
+  cli.add_option("--batch", e2e_options.batch, "e2e: transfers per SubmitTxBatch call")->capture_default_str();
+  cli.add_option("--streams", e2e_options.streams, "e2e: concurrent submitting clients in the saturation phase (senders split among them)")
       ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
   if (e2e) {

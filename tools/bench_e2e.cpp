@@ -230,9 +230,9 @@ int RunEndToEnd(const EndToEndOptions& o) {
   const double ceiling_before = measure_ceiling();
 
   CommitWatcher watcher(client.stub());
-  // 4. Saturation: submit everything as fast as the node takes it, over o.streams concurrent
-  // streams. Each stream carries whole senders (sender % streams), in k order, so every sender's
-  // nonces arrive in order while the node admits one stream's txs as it reads the next's.
+  // 4. Saturation: submit everything as fast as the node takes it, from o.streams concurrent
+  // clients. Each carries whole senders (sender % streams), in k order, so every sender's nonces
+  // arrive in order, while the node admits one client's batch as it reads the other's.
   std::vector<Clock::time_point> submitted(total);
   auto submit_range = [&](size_t begin, size_t end, double rate) {
     auto t0 = Clock::now();
@@ -260,9 +260,13 @@ int RunEndToEnd(const EndToEndOptions& o) {
         std::vector<size_t> mine;
         for (size_t k = 0; k < o.txs; ++k)
           if ((k % senders) % streams == s) mine.push_back(k);
-        std::vector<const Signed*> list;
-        for (size_t k : mine) list.push_back(&txs[k]);
-        client.Submit(list, [&](size_t i) { submitted[mine[i]] = Clock::now(); });
+        // Batches of o.batch, one SubmitTxBatch call each: a stream hands over its next batch
+        // once the node admitted the previous one, so txs wait in the node, not in gRPC buffers.
+        for (size_t i = 0; i < mine.size(); i += o.batch) {
+          std::vector<const Signed*> list;
+          for (size_t j = i; j < std::min(mine.size(), i + o.batch); ++j) list.push_back(&txs[mine[j]]);
+          client.Submit(list, [&](size_t n) { submitted[mine[i + n]] = Clock::now(); });
+        }
       });
     }
     for (auto& w : writers) w.join();
@@ -308,9 +312,12 @@ int RunEndToEnd(const EndToEndOptions& o) {
   node::Config config;
   if (node::LoadConfig(o.home, &config).ok() && !latency.empty()) {
     double limit_ms = 1.5 * config.block_interval_ms;
-    std::printf("\nblock interval %llu ms: paced p50 %.0f ms is %s 1.5 x the interval (%.0f ms)\n",
-                static_cast<unsigned long long>(config.block_interval_ms), Percentile(latency, 0.5) * 1e3,
-                Percentile(latency, 0.5) * 1e3 <= limit_ms ? "within" : "OVER", limit_ms);
+    auto verdict = [&](double p50_ms) { return p50_ms <= limit_ms ? "within" : "OVER"; };
+    std::printf("\nblock interval %llu ms: p50 %.0f ms saturated and %.0f ms paced; %s and %s 1.5 x the interval (%.0f ms)\n",
+                static_cast<unsigned long long>(config.block_interval_ms), Percentile(sat_latency, 0.5) * 1e3,
+                Percentile(latency, 0.5) * 1e3, verdict(Percentile(sat_latency, 0.5) * 1e3), verdict(Percentile(latency, 0.5) * 1e3),
+                limit_ms);
+    std::printf("throughput: %.2f of the ceiling, %s the 0.5 target\n", throughput / ceiling, throughput / ceiling >= 0.5 ? "meets" : "BELOW");
   }
   return 0;
 }
