@@ -99,9 +99,11 @@ void PrintInvoice(const v1::Invoice& inv, const v1::Contract& c, const AssetTabl
   f.push_back({"paid", amt(inv.paid())});
   f.push_back({"payable now", amt(Payable(inv))});
   if (inv.disputed() || inv.dispute_reason() != v1::DISPUTE_REASON_UNSPECIFIED)
-    f.push_back({"dispute", v1::DisputeReason_Name(inv.dispute_reason()) + ", " + amt(inv.disputed()) + " disputed, " +
-                                amt(inv.locked()) + " locked in escrow" +
-                                (inv.state() != v1::INVOICE_STATE_DISPUTED ? "; resolved: " + amt(inv.resolved_provider_amount()) + " to the provider" : "")});
+    f.push_back({"dispute", v1::DisputeReason_Name(inv.dispute_reason()) + ", " +
+                                (inv.resolved() ? "resolved: " + amt(inv.resolved_provider_amount()) + " of the disputed amount to the provider"
+                                 : inv.state() == v1::INVOICE_STATE_DISPUTED
+                                     ? amt(inv.disputed()) + " disputed, " + amt(inv.locked()) + " of it locked in escrow"
+                                     : "ended by a void")});
   for (const auto& p : inv.payments()) {
     std::string from = p.method() == v1::PAYMENT_METHOD_TRANSFER   ? " from " + Addr(p.payer())
                        : p.method() == v1::PAYMENT_METHOD_EXTERNAL ? " on " + p.network() + " tx " + p.external_txid() + " from " + p.external_payer()
