@@ -30,6 +30,7 @@ Result CheckTermsShape(const v1::ContractTerms& t) {
   if (t.deposit() == 0) return {Code::kBadAmount, "the deposit must be greater than zero"};
   if (t.broker_fee_bps() > kBasisPointsMax) return {Code::kBadField, "broker fee is above 10000 basis points"};
   if (t.broker().empty() && t.broker_fee_bps() != 0) return {Code::kBadField, "a broker fee needs a broker"};
+  if (!t.invoiced() && t.dispute_window_ms() != 0) return {Code::kBadField, "a dispute window applies to invoiced contracts only"};
   if (static_cast<size_t>(t.metered_size()) > kMeteredPricesMax) return {Code::kTooLarge, "more than 8 metered prices"};
   for (int i = 0; i < t.metered_size(); ++i) {
     const auto& m = t.metered(i);

@@ -85,7 +85,11 @@ Result PayParties(StateDelta& s, v1::Contract* c, uint64_t amount, uint64_t* bro
 }
 
 Result PayFromEscrow(StateDelta& s, v1::Contract* c, uint64_t amount, uint64_t* paid) {
-  uint64_t pay = std::min(amount, FreeEscrow(*c));
+  // Never more than free escrow, nor more than the contract's payment total can count: the
+  // ledger's own settlements (agenda, close) must not fail. Escrow not paid is refunded at close.
+  U128 paid_total = static_cast<U128>(c->paid_provider()) + c->paid_broker();
+  uint64_t headroom = paid_total >= UINT64_MAX ? 0 : UINT64_MAX - static_cast<uint64_t>(paid_total);
+  uint64_t pay = std::min({amount, FreeEscrow(*c), headroom});
   *paid = pay;
   if (pay == 0) return Result::Ok();
   TakeFromEscrow(c, pay);

@@ -183,6 +183,8 @@ Result ApplyInvoiceIssue(const DecodedTx& tx, const BlockEnv& env, StateDelta& s
   if (static_cast<size_t>(c.open_invoices_size()) >= kOpenInvoicesMax)
     return {Code::kTooLarge, "the contract already has " + Num(kOpenInvoicesMax) + " open invoices"};
   if (i.due_at_ms() <= env.time_ms) return {Code::kBadField, "the due time must be after the block's time " + Num(env.time_ms) + " ms"};
+  if (i.due_at_ms() - env.time_ms < t.dispute_window_ms())
+    return {Code::kBadField, "the due time must leave the renter the agreed dispute window of " + Num(t.dispute_window_ms()) + " ms"};
   if (i.period_end_ms() > env.time_ms) return {Code::kTooEarly, "the period ends at " + Num(i.period_end_ms()) + " ms, after the block's time " + Num(env.time_ms) + " ms"};
   uint64_t accrual_end = AccrualEndMs(c);
   if (accrual_end != 0 && i.period_end_ms() > accrual_end)
@@ -250,6 +252,10 @@ Result ApplyInvoiceIssue(const DecodedTx& tx, const BlockEnv& env, StateDelta& s
     next.set_charged(charged);
     if (c.metered_charged() > UINT64_MAX - metered_total) return {Code::kOverflow, "the contract's metered charges would exceed 2^64-1"};
     next.set_metered_charged(c.metered_charged() + metered_total);
+    // Every payment of the contract is bounded by its charges; keeping them within 64 bits keeps
+    // the ledger's own payments (at the due time, at close) from overflowing.
+    if (next.charged() > UINT64_MAX - next.metered_charged())
+      return {Code::kOverflow, "the contract's time and metered charges together would exceed 2^64-1"};
     next.set_invoiced_until_ms(i.period_end_ms());
     *next.mutable_invoiced_usage() = c.usage();
   }
@@ -300,6 +306,7 @@ Result ApplyInvoiceAccept(const DecodedTx& tx, const BlockEnv& env, StateDelta& 
   if (tx.fee_payer().view() != c.terms().renter()) return {Code::kNotAuthorized, "only the renter " + Addr(c.terms().renter()) + " accepts an invoice"};
   if (inv.state() != v1::INVOICE_STATE_ISSUED) return {Code::kWrongState, "invoice " + HexEncode(inv.id()) + " is " + StateName(inv.state()) + "; only an issued invoice is accepted"};
   inv.set_state(v1::INVOICE_STATE_ACCEPTED);
+  inv.set_accepted(true);
   // An escrow-sourced invoice is paid at once.
   KONTOR_RETURN_IF_ERROR(PayReservedEscrow(s, &tx, &c, &inv, inv.owed(), false, env.time_ms));
   UpdateState(s, c, &inv, env.time_ms, false);
@@ -343,6 +350,9 @@ Result ApplyInvoiceDispute(const DecodedTx& tx, const BlockEnv& env, StateDelta&
   if (tx.fee_payer().view() != c.terms().renter()) return {Code::kNotAuthorized, "only the renter " + Addr(c.terms().renter()) + " disputes an invoice"};
   if (inv.state() != v1::INVOICE_STATE_ISSUED && inv.state() != v1::INVOICE_STATE_PARTIALLY_PAID)
     return {Code::kWrongState, "invoice " + HexEncode(inv.id()) + " is " + StateName(inv.state()) + "; only an issued or partly paid invoice can be disputed"};
+  if (inv.accepted() || inv.resolved())
+    return {Code::kWrongState, "invoice " + HexEncode(inv.id()) + (inv.accepted() ? " was accepted" : "'s dispute was resolved") +
+                                   "; it cannot be disputed again"};
   if (env.time_ms >= inv.lines().due_at_ms())
     return {Code::kTooLate, "the dispute window closed at the due time " + Num(inv.lines().due_at_ms()) + " ms"};
   uint64_t unpaid = inv.amount_due() - inv.paid();
@@ -470,9 +480,11 @@ Result ApplyPaymentRecordExternal(const DecodedTx& tx, const BlockEnv& env, Stat
   if (tx.fee_payer().view() != t.provider())
     return {Code::kNotAuthorized, "an external payment is confirmed by the payee, the provider " + Addr(t.provider())};
   KONTOR_RETURN_IF_ERROR(RequireOpen(inv));
+  // Receipts have their own namespace: a provider must not be able to block a gateway's deposit.
   std::string marker_id = ExternalTxId(p.network(), p.external_txid());
-  if (auto used = Load<v1::ExternalTx>(s, Kind::kExternalTx, marker_id))
-    return {Code::kDuplicate, "external tx " + p.external_txid() + " on " + p.network() + " was already recorded at height " + Num(used->height())};
+  if (auto used = Load<v1::ExternalTx>(s, Kind::kPaymentExternalTx, marker_id))
+    return {Code::kDuplicate, "external tx " + p.external_txid() + " on " + p.network() + " was already recorded as a payment at height " +
+                                  Num(used->height())};
   if (p.amount() > Payable(inv)) return {Code::kBadAmount, "payment " + Num(p.amount()) + " exceeds what is payable now, " + Num(Payable(inv))};
   if (static_cast<U128>(c.paid_provider()) + c.paid_broker() + p.amount() > UINT64_MAX)
     return {Code::kOverflow, "the contract's total payments would exceed 2^64-1"};
@@ -502,7 +514,7 @@ Result ApplyPaymentRecordExternal(const DecodedTx& tx, const BlockEnv& env, Stat
   marker.set_network(p.network());
   marker.set_external_txid(p.external_txid());
   marker.set_height(env.height);
-  Store(s, Kind::kExternalTx, marker_id, marker);
+  Store(s, Kind::kPaymentExternalTx, marker_id, marker);
   UpdateState(s, c, &inv, env.time_ms, true);
   return StoreBoth(s, &c, inv);
 }

@@ -24,6 +24,7 @@ enum class Kind : uint8_t {
   kReputation = 24,   // id: a key -> Reputation
   kInvoice = 25,      // id: invoice id (txid of InvoiceIssue)
   kContractInvoices = 26,  // id: contract id -> IdList of its invoices, in issue order
+  kPaymentExternalTx = 27,  // id: network || 0x00 || external tx id -> ExternalTx (payment receipts)
 };
 
 inline constexpr std::string_view kOpenOffersId = "open";

@@ -89,7 +89,7 @@ static Result ParseGenesisChecked(std::string_view text, Genesis* out) {
   g.genesis_time_ms = doc["genesis_time_ms"].get<uint64_t>();
 
   if (!doc.contains("assets") || !doc["assets"].is_array() || doc["assets"].empty()) return Bad("'assets' must be a non-empty array");
-  if (doc["assets"].size() > limits::kGenesisAssetsMax) return {Code::kTooLarge, "genesis: more than 256 assets"};
+  if (doc["assets"].size() > limits::kGenesisAssetsMax) return {Code::kTooLarge, "genesis: more than 64 assets (the most one account can hold)"};
   for (size_t i = 0; i < doc["assets"].size(); ++i) {
     const json& a = doc["assets"][i];
     std::string where = "assets[" + std::to_string(i) + "]";

@@ -112,7 +112,8 @@ struct MInvoice {
   uint64_t settled_at = 0;        // when it became paid or voided
   std::vector<MPayment> payments;
   bool reissued = false;
-  bool resolved = false;  // a dispute of it was resolved: final, it is not reissued
+  bool resolved = false;  // a dispute of it was resolved: final, it is not disputed again nor reissued
+  bool accepted = false;  // the renter accepted it: it can no longer be disputed
 
   bool final() const { return state == v1::INVOICE_STATE_PAID || state == v1::INVOICE_STATE_VOIDED; }
 };
@@ -388,6 +389,7 @@ Code ModelIssue(Model& m, size_t ci, const std::string& signer, const IssueField
   uint64_t broker_fee = c.has_broker ? static_cast<uint64_t>(U128(total) * c.bps / 10'000) : 0;
   if (f.broker_fee != broker_fee) return Code::kMismatch;
   const uint64_t charged = f.replaces ? c.charged : AccruedAt(c, f.period_end);
+  if (!f.replaces && U128(charged) + c.metered_charged + SumOf(lines) > UINT64_MAX) return Code::kOverflow;
   if (f.escrow_sourced && total > Sat(FreeOf(c), Sat(AccruedAt(c, m.now), charged))) return Code::kInsufficientEscrow;
 
   if (f.replaces) {
@@ -423,6 +425,7 @@ Code ModelAccept(Model& m, size_t i, const std::string& signer) {
   if (signer != "alice") return Code::kNotAuthorized;
   if (inv.state != v1::INVOICE_STATE_ISSUED) return Code::kWrongState;
   inv.state = v1::INVOICE_STATE_ACCEPTED;
+  inv.accepted = true;
   if (inv.owed > 0) PayReserved(m, c, inv, inv.owed, false);  // escrow-sourced: paid at once
   AfterPayment(m, inv, m.now, false);
   Settled(m, c, i);
@@ -434,6 +437,7 @@ Code ModelDispute(Model& m, size_t i, const std::string& signer, uint64_t accept
   MContract& c = m.contracts[inv.contract];
   if (signer != "alice") return Code::kNotAuthorized;
   if (inv.state != v1::INVOICE_STATE_ISSUED && inv.state != v1::INVOICE_STATE_PARTIALLY_PAID) return Code::kWrongState;
+  if (inv.accepted || inv.resolved) return Code::kWrongState;
   if (m.now >= inv.due) return Code::kTooLate;
   uint64_t unpaid = inv.amount_due - inv.paid;
   if (accepted >= unpaid) return Code::kBadAmount;

@@ -680,9 +680,12 @@ TEST_CASE("invoices: direct invoices are paid by transfer or by a recorded exter
   CHECK(inv.payments(0).external_txid() == "0xfeed01");
   CHECK(inv.payments(0).external_payer() == "0xa11ce");
   CHECK(inv.payments(0).txid() == ext_txid);
-  auto marker = contracts::Load<v1::ExternalTx>(env.chain().state(), Kind::kExternalTx,
+  auto marker = contracts::Load<v1::ExternalTx>(env.chain().state(), Kind::kPaymentExternalTx,
                                                 contracts::ExternalTxId("ethereum", "0xfeed01"));
   REQUIRE(marker.has_value());
+  // Receipts have their own namespace: the bridge's deposit markers are untouched.
+  CHECK_FALSE(contracts::Load<v1::ExternalTx>(env.chain().state(), Kind::kExternalTx,
+                                              contracts::ExternalTxId("ethereum", "0xfeed01")).has_value());
   CHECK(marker->height() == env.chain().height());
   CHECK(env.Balance("alice", "USDC") == kFunding - 1'010'000);  // paid off the ledger
   CHECK(env.Balance("dave", "USDC") == kFunding + 8'000);       // 9_000 - 1_000 to bob
@@ -1262,8 +1265,6 @@ TEST_CASE("invoices: payments are checked: state, amount, who records, each exte
   // Only the provider (the payee) records an external payment.
   ExpectRejected(env, ExternalTx(env, "alice", a, 4'000, "ethereum", "0xpay01"), Code::kNotAuthorized);
   ExpectRejected(env, ExternalTx(env, "bob", a, 4'000, "ethereum", "0xpay01"), Code::kNotAuthorized);
-  // An external tx already recorded as an asset deposit.
-  ExpectRejected(env, ExternalTx(env, "dave", a, 4'000, "ethereum", "0xdep01"), Code::kDuplicate);
   ExpectRejected(env, ExternalTx(env, "dave", a, 10'001, "ethereum", "0xpay01"), Code::kBadAmount);
   CHECK(env.Balance("dave", "USDC") == kFunding);
   CHECK(env.Balance("bob", "USDC") == kFunding);
@@ -1290,6 +1291,10 @@ TEST_CASE("invoices: payments are checked: state, amount, who records, each exte
   CHECK(env.Balance("carol", "USDC") == kFunding + 5'000 - 5'000);
   CHECK(env.Balance("dave", "USDC") == kFunding - 500 + 4'500);  // -400 -100 for bob, +4_500 by transfer
   CHECK(env.Balance("bob", "USDC") == kFunding + 1'000);
+  // A payment receipt does not block the bridge: the gateway can still record a deposit with the
+  // same external tx id (another namespace), and a deposit's id does not block a receipt.
+  ExpectOk(env, Deposit(env, "gateway", "USDC", 7, "carol", "ethereum", "0xpay01"));
+  CHECK(env.Balance("carol", "USDC") == kFunding + 7);
 
   // A paid invoice takes nothing more.
   ExpectRejected(env, PayTx(env, "alice", a, 1), Code::kWrongState);
@@ -1582,4 +1587,77 @@ TEST_CASE("invoices: a close whose uninvoiced metered usage free escrow cannot c
   CHECK(env.Balance("alice", "USDC") == kFunding - 10'000);
   CHECK(ReputationOf(env, "alice").renter_insufficient_funds() == 1);
   CHECK(ReputationOf(env, "alice").renter_closed_early() == 0);
+}
+
+// ============================================================================================
+// 11. Rules from review: dispute window, final acceptance and resolution, bounded charges
+// ============================================================================================
+
+TEST_CASE("invoices: the agreed dispute window bounds how soon an invoice falls due", "[invoices]") {
+  TestEnv env;
+  v1::ContractTerms streamed = Terms(env, 1, kPrice, 1'000'000);
+  streamed.set_dispute_window_ms(60'000);
+  ExpectRejected(env, Propose(env, {"alice", "dave"}, streamed), Code::kBadField);  // invoiced only
+  v1::ContractTerms t = Invoiced(env, 1, 1'000'000);
+  t.set_dispute_window_ms(60'000);
+  const std::string id = Form(env, t);
+  const uint64_t t0 = env.now_ms();
+  env.Close(Until(env, t0 + 10'000));
+  // Issued in a block at t0 + 11 s: due at t0 + 70 s leaves 59 s, one short of the window.
+  std::string early = IssueTx(env, "dave", Bill(id, t0, t0 + 10'000, 10'000, 10'000, 0, t0 + 70'000));
+  env.Submit(early);
+  CloseResult closed = env.Close(1'000);
+  REQUIRE(closed.rejected.size() == 1);
+  CHECK(closed.rejected[0].result.code() == Code::kBadField);
+  const std::string ok = IssueAt(env, Bill(id, t0, t0 + 10'000, 10'000, 10'000, 0, t0 + 72'000), t0 + 12'000);
+  CHECK(InvoiceOf(env, ok).lines().due_at_ms() == t0 + 72'000);  // exactly 60 s after its block
+}
+
+TEST_CASE("invoices: an accepted invoice, or one whose dispute was resolved, is not disputed again", "[invoices]") {
+  TestEnv env;
+  const std::string id = Form(env, Invoiced(env, 1, 1'000'000, 0, false, true));
+  const uint64_t t0 = env.now_ms();
+  const std::string a =
+      IssueAt(env, Bill(id, t0, t0 + 10'000, 10'000, 10'000, 0, t0 + kHour, v1::PAYMENT_SOURCE_DIRECT), t0 + 10'000);
+  const std::string b =
+      IssueAt(env, Bill(id, t0 + 10'000, t0 + 20'000, 10'000, 10'000, 0, t0 + kHour, v1::PAYMENT_SOURCE_DIRECT), t0 + 20'000);
+  // a: accepted, paid in part (partially paid), then disputed: refused.
+  ExpectOk(env, AcceptTx(env, "alice", a));
+  ExpectOk(env, PayTx(env, "alice", a, 1'000));
+  CHECK(InvoiceOf(env, a).state() == v1::INVOICE_STATE_PARTIALLY_PAID);
+  ExpectRejected(env, DisputeTx(env, "alice", a, 0), Code::kWrongState);
+  // b: all 10_000 disputed and locked (free escrow covers it), carol rules 8_000 to dave, paid
+  // from the lock; a second dispute: refused.
+  ExpectOk(env, DisputeTx(env, "alice", b, 0));
+  ExpectOk(env, ResolveTx(env, {"carol"}, b, 8'000));
+  v1::Invoice resolved = InvoiceOf(env, b);
+  CHECK(resolved.resolved());
+  CHECK(resolved.amount_due() == 8'000);
+  CHECK(resolved.paid() == 8'000);  // from the lock
+  CHECK(resolved.state() == v1::INVOICE_STATE_PAID);
+  ExpectRejected(env, DisputeTx(env, "alice", b, 0), Code::kWrongState);
+}
+
+TEST_CASE("invoices: a contract's time and metered charges stay within 64 bits", "[invoices]") {
+  // A metered price near 2^64 would let an invoice (and a receipt for it) push the contract's
+  // payment total to 2^64-1, after which the ledger's own payment at a due time would overflow
+  // at end of block. The invoice that would take the charges past 2^64-1 is refused.
+  TestEnv env;
+  v1::ContractTerms t = Invoiced(env, 1, 1'000'000);
+  const uint64_t huge = kMax - 15'000;
+  AddMetered(&t, "x", huge);
+  const std::string id = Form(env, t);
+  const uint64_t t0 = env.now_ms();
+  const std::string first =
+      IssueAt(env, Bill(id, t0, t0 + 10'000, 10'000, 10'000, 0, t0 + 100'000), t0 + 10'000);  // escrow-sourced, owed
+  ExpectOk(env, Report(env, "dave", id, {{"x", 1}}, ""), Until(env, t0 + 20'000));
+  // The second period [t0 + 10 s, t0 + 21 s]: time 11_000 + metered 2^64-1-15_000 = 2^64-1-4_000
+  // fits, but the contract's charges would be 21_000 + (2^64-1-15_000) = 2^64-1+6_000.
+  v1::InvoiceIssue big = Bill(id, t0 + 10'000, t0 + 21'000, 11'000, kMax - 4'000, 0, t0 + kHour, v1::PAYMENT_SOURCE_DIRECT);
+  AddLine(&big, "x", 1, huge, huge);
+  ExpectRejected(env, IssueTx(env, "dave", big), Code::kOverflow);
+  // Blocks go on past the first invoice's due time, which the ledger pays from escrow.
+  env.Close(Until(env, t0 + 101'000));
+  CHECK(InvoiceOf(env, first).state() == v1::INVOICE_STATE_PAID);
+  CHECK(ContractOf(env, id).paid_provider() == 10'000);
 }

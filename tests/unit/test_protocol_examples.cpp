@@ -806,3 +806,25 @@ TEST_CASE("protocol §7.5: state proofs against the state after block 1", "[prot
     CHECK(r.ok());
   }
 }
+
+TEST_CASE("protocol §13: a genesis declares at most 64 assets, what one account can hold", "[protocol]") {
+  // The §6.5 file with its asset list extended to n entries (symbols A0, A1, ...).
+  auto with_assets = [](size_t n) {
+    std::string file = GenesisFileBytes();
+    std::string extra;
+    for (size_t i = 2; i < n; ++i) extra += ",\n    {\n      \"decimals\": 0,\n      \"symbol\": \"A" + std::to_string(i) + "\"\n    }";
+    std::string anchor = "\"symbol\": \"USDC\"\n    }";
+    size_t at = file.find(anchor);
+    REQUIRE(at != std::string::npos);
+    file.insert(at + anchor.size(), extra);
+    return file;
+  };
+  Genesis g;
+  Result ok = ParseGenesis(with_assets(64), &g);
+  INFO(ok.ToString());
+  CHECK(ok.ok());
+  CHECK(g.assets.size() == 64);
+  Result too_many = ParseGenesis(with_assets(65), &g);
+  CHECK(too_many.code() == Code::kTooLarge);
+  CHECK(too_many.message().find("64") != std::string::npos);
+}

@@ -129,7 +129,8 @@ void AddInvoiceCommands(CLI::App& app, Context& ctx) {
       "issue", "provider: invoice a contract from the end of its last invoice until now (lines computed like the ledger)");
   AddTxOptions(issue, tx);
   issue->add_option("contract_id", id, "contract id (hex)")->required();
-  issue->add_option("--due", due, "due this long after the head block; the renter may dispute until then")->capture_default_str();
+  issue->add_option("--due", due, "due this long from now; the renter may dispute until then (at least the contract's dispute window)")
+      ->capture_default_str();
   issue->add_flag("--direct", direct, "to be paid by the renter directly (transfer or external payment) instead of from escrow");
   issue->add_option("--credit", credit, "a discount, in the contract's asset");
   issue->add_option("--replaces", replaces, "reissue this voided invoice (same period)");
@@ -179,11 +180,17 @@ void AddInvoiceCommands(CLI::App& app, Context& ctx) {
       i->set_credit(cr);
       uint64_t collected = 0;  // a reissue does not bill again what the voided invoice collected
       if (!replaces.empty())
-        if (auto old = QueryRecord<v1::Invoice>(ctx, kInvoice, i->replaces())) collected = old->paid();
+        if (auto old = QueryRecord<v1::Invoice>(ctx, kInvoice, i->replaces()))
+          collected = old->paid() > UINT64_MAX - old->collected_before() ? UINT64_MAX : old->paid() + old->collected_before();
       if (collected > i->time_charge() + metered - cr) throw CliError("the voided invoice already collected more than this reissue would bill");
       i->set_total(i->time_charge() + metered - cr - collected);
       i->set_broker_fee(t.broker().empty() ? 0 : static_cast<uint64_t>(static_cast<unsigned __int128>(i->total()) * t.broker_fee_bps() / 10000));
-      i->set_due_at_ms(head.time_ms() + ParseDuration(due));
+      // At least the agreed dispute window after the including block (a minute of slack for it).
+      uint64_t due_in = ParseDuration(due);
+      if (t.dispute_window_ms() != 0) due_in = std::max(due_in, t.dispute_window_ms() + 60'000);
+      uint64_t wall_now = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+      i->set_due_at_ms(std::max(head.time_ms(), wall_now) + due_in);
       i->set_source(direct ? v1::PAYMENT_SOURCE_DIRECT : v1::PAYMENT_SOURCE_ESCROW);
     });
   });

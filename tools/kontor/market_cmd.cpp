@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "contracts/escrow.h"
 #include "kontor/v1/state.pb.h"
 #include "ledger/bech32m.h"
 #include "tools/kontor/commands.h"
@@ -318,6 +319,10 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
   propose->add_flag("--require-any", req_any, "any one of the auditors suffices (default: all of them)");
   propose->add_option("--require-key", req_keys, "attribute keys the attestations must cover (repeat)");
   static bool invoiced = false;
+  static std::string dispute_window = "0";
+  propose->add_option("--dispute-window", dispute_window,
+                      "invoiced: each invoice's due time is at least this long after its issue, e.g. 3d (the renter's time to dispute)")
+      ->capture_default_str();
   propose->add_flag("--invoiced", invoiced,
                     "bill by the provider's invoices, escrow as guarantee (default: charges stream from escrow as they accrue)");
   propose->add_option("--metered", metered, "metered price name=price_per_unit, e.g. egress_gb=0.05 (repeat)");
@@ -343,6 +348,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
       t->set_deposit(ParseAmount(deposit, assets.Decimals(asset), asset));
       ParseAttributes(attrs, t->mutable_resources());
       t->set_invoiced(invoiced);
+      t->set_dispute_window_ms(ParseDuration(dispute_window));
       ParseRequirement(req_auditors, req_any, req_keys, ctx, t->mutable_requirement());
       std::vector<std::string> sorted = metered;
       std::sort(sorted.begin(), sorted.end());
@@ -399,12 +405,13 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
     uint32_t d = assets.Decimals(t.asset());
     uint64_t escrow = 0;
     for (const auto& e : c->escrow()) escrow += e.amount();
-    // Escrow left after the charge accrued up to the head block, and time left at the current rate.
+    // Escrow left after the charge accrued up to the head block (the ledger's own formula, with
+    // its end and notice caps), and time left at the current rate.
     unsigned __int128 rate = static_cast<unsigned __int128>(t.units()) * t.price_per_unit_hour();
     uint64_t until = c->state() == v1::CONTRACT_STATE_CLOSED ? c->closed_at_ms() : head.time_ms();
-    if (c->end_ms() && until > c->end_ms()) until = c->end_ms();
-    unsigned __int128 accrued = until > t.start_ms() ? rate * (until - t.start_ms()) / 3'600'000 : 0;
-    uint64_t due = accrued > c->charged() ? static_cast<uint64_t>(accrued - c->charged()) : 0;
+    uint64_t accrued = UINT64_MAX;
+    (void)contracts::Accrued(*c, until, &accrued);  // overflow: everything is due
+    uint64_t due = accrued > c->charged() ? accrued - c->charged() : 0;
     uint64_t reserved = c->owed() + c->locked();
     uint64_t free = escrow > reserved ? escrow - reserved : 0;
     uint64_t left = free > due ? free - due : 0;
