@@ -992,3 +992,36 @@ TEST_CASE("supply: balances + open escrow = genesis + deposited - withdrawn", "[
   CHECK(static_cast<uint64_t>(ktr) == 4 * kFunding);
   CHECK(AssetOf(env, "KTR").genesis_supply() == 4 * kFunding);
 }
+
+TEST_CASE("accept: an invoiced offer forms invoiced contracts; time is billed by invoice, not streamed", "[contracts]") {
+  TestEnv env;
+  v1::OfferTerms terms = Offer(4, 3'600'000);  // 1 per unit per ms
+  terms.set_invoiced(true);
+  const std::string offer_id = DaveOffers(env, terms);
+  std::string accept = Accept(env, "alice", offer_id, 2, 1'000'000);
+  const std::string id = IdOf(accept);
+  ExpectOk(env, accept);
+  const uint64_t t0 = env.now_ms();
+  v1::Contract c = ContractOf(env, id);
+  CHECK(c.terms().invoiced());
+  CHECK(c.invoiced_until_ms() == t0);
+  // Settling pays nothing on an invoiced contract: 10 s later escrow is whole.
+  ExpectOk(env, Settle(env, "dave", id), 10'000);
+  CHECK(EscrowSum(ContractOf(env, id)) == 1'000'000);
+  CHECK(env.Balance("dave", "USDC") == kFunding);
+  // dave invoices [t0, t0 + 10 s]: 2 units x 10_000 ms = 20_000, from escrow; alice accepts.
+  std::string issue = env.Build({"dave"}, [&](v1::TxBody& b) {
+    auto* i = b.mutable_invoice_issue();
+    i->set_contract_id(id);
+    i->set_period_start_ms(t0);
+    i->set_period_end_ms(t0 + 10'000);
+    i->set_time_charge(20'000);
+    i->set_total(20'000);
+    i->set_due_at_ms(t0 + 3'600'000);
+  });
+  const std::string invoice = IdOf(issue);
+  ExpectOk(env, issue);
+  ExpectOk(env, env.Build({"alice"}, [&](v1::TxBody& b) { b.mutable_invoice_accept()->set_invoice_id(invoice); }));
+  CHECK(env.Balance("dave", "USDC") == kFunding + 20'000);
+  CHECK(EscrowSum(ContractOf(env, id)) == 1'000'000 - 20'000);
+}
