@@ -34,6 +34,10 @@ Result ApplyAssetDeposit(const DecodedTx& tx, const BlockEnv& env, StateDelta& s
   PublicKey beneficiary = Hash256::FromBytes(d.beneficiary());
   KONTOR_RETURN_IF_ERROR(CheckRecipient(s, beneficiary, "deposit beneficiary"));
   if (asset->deposited() > UINT64_MAX - d.amount()) return {Code::kOverflow, "total deposits of " + d.asset() + " would exceed 2^64-1"};
+  // The whole supply fits 64 bits, so no balance or escrow can overflow when credited (the
+  // ledger's own payments at end of block rely on it).
+  if (static_cast<unsigned __int128>(asset->genesis_supply()) + asset->deposited() + d.amount() - asset->withdrawn() > UINT64_MAX)
+    return {Code::kOverflow, "the supply of " + d.asset() + " would exceed 2^64-1"};
   asset->set_deposited(asset->deposited() + d.amount());
   v1::Account account = LoadAccount(s, beneficiary);
   KONTOR_RETURN_IF_ERROR(Credit(&account, d.asset(), d.amount()));

@@ -1025,3 +1025,16 @@ TEST_CASE("accept: an invoiced offer forms invoiced contracts; time is billed by
   CHECK(env.Balance("dave", "USDC") == kFunding + 20'000);
   CHECK(EscrowSum(ContractOf(env, id)) == 1'000'000 - 20'000);
 }
+
+TEST_CASE("assets: deposits keep the whole supply within 64 bits", "[contracts]") {
+  TestEnv env;
+  FundGateway(env);
+  const uint64_t genesis = AssetOf(env, "USDC").genesis_supply();
+  ExpectRejected(env, Deposit(env, "gateway", "USDC", kMax - genesis + 1, "carol", "ethereum", "0xbig1"), Code::kOverflow);
+  ExpectOk(env, Deposit(env, "gateway", "USDC", kMax - genesis - kFunding, "carol", "ethereum", "0xbig2"));
+  CHECK(env.Balance("carol", "USDC") == kMax - genesis);
+  // Withdrawn supply makes room again.
+  ExpectRejected(env, Deposit(env, "gateway", "USDC", kFunding + 1, "bob", "ethereum", "0xbig3"), Code::kOverflow);
+  ExpectOk(env, Withdraw(env, "carol", "USDC", 5));
+  ExpectOk(env, Deposit(env, "gateway", "USDC", kFunding + 5, "bob", "ethereum", "0xbig4"));
+}
