@@ -147,33 +147,27 @@ Result UninvoicedMetered(const v1::Contract& c, std::vector<v1::InvoiceLine>* li
   return Result::Ok();
 }
 
-// Charges are bounded by 2^64-1 in every reachable state but the absurd; a close must never fail
-// on them (it may run in the agenda), so these two sums saturate.
-static uint64_t SaturatingAdd(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
-
-// Invoiced contracts at close: what was not invoiced is paid from free escrow, as far as it goes.
+// Invoiced contracts at close: what was not invoiced is paid from free escrow, as far as it goes
+// and as far as the contract's charges stay within 64 bits. Every payment of the contract (also
+// later ones, on invoices still open) is bounded by its charges, so none of them can overflow.
 static Result SettleUninvoiced(StateDelta& s, v1::Contract* c, uint64_t at_ms, bool* ran_dry) {
+  auto charge_room = [c] {
+    U128 charges = static_cast<U128>(c->charged()) + c->metered_charged();
+    return charges >= UINT64_MAX ? uint64_t{0} : UINT64_MAX - static_cast<uint64_t>(charges);
+  };
   *ran_dry = false;
   uint64_t accrued = 0, paid = 0;
-  if (Accrued(*c, at_ms, &accrued).ok()) {
-    uint64_t due = accrued > c->charged() ? accrued - c->charged() : 0;
-    KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, due, &paid));
-    *ran_dry = paid < due;
-  } else {
-    KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, FreeEscrow(*c), &paid));
-    *ran_dry = true;
-  }
-  c->set_charged(SaturatingAdd(c->charged(), paid));
+  bool fits = Accrued(*c, at_ms, &accrued).ok();
+  uint64_t due = !fits ? UINT64_MAX : accrued > c->charged() ? accrued - c->charged() : 0;
+  KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, std::min(due, charge_room()), &paid));
+  *ran_dry = paid < due;
+  c->set_charged(c->charged() + paid);
   std::vector<v1::InvoiceLine> lines;
   uint64_t metered = 0;
-  if (UninvoicedMetered(*c, &lines, &metered).ok()) {
-    KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, metered, &paid));
-    *ran_dry = *ran_dry || paid < metered;
-  } else {
-    KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, FreeEscrow(*c), &paid));
-    *ran_dry = true;
-  }
-  c->set_metered_charged(SaturatingAdd(c->metered_charged(), paid));
+  if (!UninvoicedMetered(*c, &lines, &metered).ok()) metered = UINT64_MAX;
+  KONTOR_RETURN_IF_ERROR(PayFromEscrow(s, c, std::min(metered, charge_room()), &paid));
+  *ran_dry = *ran_dry || paid < metered;
+  c->set_metered_charged(c->metered_charged() + paid);
   uint64_t end = AccrualEndMs(*c);
   c->set_invoiced_until_ms(std::max(c->invoiced_until_ms(), end != 0 ? std::min(end, at_ms) : at_ms));
   *c->mutable_invoiced_usage() = c->usage();

@@ -1661,3 +1661,38 @@ TEST_CASE("invoices: a contract's time and metered charges stay within 64 bits",
   CHECK(InvoiceOf(env, first).state() == v1::INVOICE_STATE_PAID);
   CHECK(ContractOf(env, id).paid_provider() == 10'000);
 }
+
+TEST_CASE("invoices: a close leaves room in the charges for invoices still owed, so the ledger can pay them",
+          "[invoices]") {
+  // Charges of 2^64-1 exactly: the close may not pay more (it would take the payment total past
+  // what the escrow-sourced invoice still owed will add at its due time).
+  TestEnv env;
+  v1::ContractTerms t = Invoiced(env, 1, 1'000'000);
+  const uint64_t huge = kMax - 11'000;
+  AddMetered(&t, "x", huge);
+  const std::string id = Form(env, t);
+  const uint64_t t0 = env.now_ms();
+  ExpectOk(env, Report(env, "dave", id, {{"x", 1}}, ""), Until(env, t0 + 10'000));
+  // A: [t0, t0 + 10 s] direct, 10_000 + (2^64-1-11_000) = 2^64-1-1_000, paid off the ledger.
+  v1::InvoiceIssue a_lines = Bill(id, t0, t0 + 10'000, 10'000, kMax - 1'000, 0, t0 + kHour, v1::PAYMENT_SOURCE_DIRECT);
+  AddLine(&a_lines, "x", 1, huge, huge);
+  const std::string a = IssueAt(env, a_lines, t0 + 10'500);
+  ExpectOk(env, ExternalTx(env, "dave", a, kMax - 1'000, "tron", "0xall"), Until(env, t0 + 11'000));
+  // B: [t0 + 10 s, t0 + 11 s] from escrow, 1_000: charges now 2^64-1 exactly.
+  const std::string b = IssueAt(env, Bill(id, t0 + 10'000, t0 + 11'000, 1'000, 1'000, 0, t0 + 60'000), t0 + 11'500);
+  CHECK(ContractOf(env, id).owed() == 1'000);
+  // alice closes at t0 + 12 s: the 1_000 ms since B are not paid (no room left in the charges).
+  ExpectOk(env, CloseContract(env, "alice", id), Until(env, t0 + 12'000));
+  v1::Contract c = ContractOf(env, id);
+  CHECK(c.state() == v1::CONTRACT_STATE_CLOSED);
+  CHECK(c.close_reason() == v1::CLOSE_REASON_INSUFFICIENT_FUNDS);
+  CHECK(EscrowSum(c) == 1'000);  // what B reserves
+  CHECK(c.paid_provider() == kMax - 1'000);
+  // B's due time: the ledger pays it; blocks go on.
+  REQUIRE_NOTHROW(env.Close(Until(env, t0 + 61'000)));
+  CHECK(InvoiceOf(env, b).state() == v1::INVOICE_STATE_PAID);
+  c = ContractOf(env, id);
+  CHECK(c.paid_provider() == kMax);
+  CHECK(EscrowSum(c) == 0);
+  CHECK(env.Balance("dave", "USDC") == kFunding + 1'000);  // the rest was paid off the ledger
+}
