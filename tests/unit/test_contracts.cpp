@@ -188,18 +188,18 @@ TEST_CASE("assets: the gateway deposits, holders withdraw, each external tx once
     CHECK(env.Balance("bob", "USDC") == 0);
     CHECK(AssetOf(env, "USDC").withdrawn() == kFunding + 5'000'000);
   }
-  SECTION("a deposit that would take a balance or the total deposits past 2^64-1 overflows") {
+  SECTION("a deposit that would take the asset's supply (so any balance) past 2^64-1 overflows") {
     const uint64_t bob_has = kFunding + 5'000'000;
-    ExpectRejected(env, Deposit(env, "gateway", "USDC", kMax - bob_has + 1, "bob", "ethereum", "0xccc"), Code::kOverflow);
+    v1::Asset usdc = AssetOf(env, "USDC");
+    const uint64_t supply = usdc.genesis_supply() + usdc.deposited() - usdc.withdrawn();
+    ExpectRejected(env, Deposit(env, "gateway", "USDC", kMax - supply + 1, "bob", "ethereum", "0xccc"), Code::kOverflow);
     CHECK(env.Balance("bob", "USDC") == bob_has);
-    ExpectOk(env, Deposit(env, "gateway", "USDC", kMax - bob_has, "bob", "ethereum", "0xccc"));
-    CHECK(env.Balance("bob", "USDC") == kMax);
-    const uint64_t deposited = AssetOf(env, "USDC").deposited();
-    CHECK(deposited == 5'000'000 + (kMax - bob_has));
-    // carol's balance would fit, the asset's deposit total would not.
-    ExpectRejected(env, Deposit(env, "gateway", "USDC", kMax - deposited + 1, "carol", "ethereum", "0xddd"), Code::kOverflow);
+    ExpectOk(env, Deposit(env, "gateway", "USDC", kMax - supply, "bob", "ethereum", "0xccc"));
+    CHECK(env.Balance("bob", "USDC") == bob_has + (kMax - supply));
+    CHECK(AssetOf(env, "USDC").deposited() == usdc.deposited() + (kMax - supply));
+    // The supply is full: not one more unit, to anyone.
+    ExpectRejected(env, Deposit(env, "gateway", "USDC", 1, "carol", "ethereum", "0xddd"), Code::kOverflow);
     CHECK(env.Balance("carol", "USDC") == kFunding);
-    CHECK(AssetOf(env, "USDC").deposited() == deposited);
   }
 }
 
