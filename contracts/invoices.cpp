@@ -44,20 +44,8 @@ bool Final(const v1::Invoice& inv) {
   return inv.state() == v1::INVOICE_STATE_PAID || inv.state() == v1::INVOICE_STATE_VOIDED;
 }
 
-const char* StateName(v1::InvoiceState state) {
-  switch (state) {
-    case v1::INVOICE_STATE_ISSUED: return "issued";
-    case v1::INVOICE_STATE_ACCEPTED: return "accepted";
-    case v1::INVOICE_STATE_DISPUTED: return "disputed";
-    case v1::INVOICE_STATE_PARTIALLY_PAID: return "partially paid";
-    case v1::INVOICE_STATE_PAID: return "paid";
-    case v1::INVOICE_STATE_VOIDED: return "voided";
-    default: return "unspecified";
-  }
-}
-
 Result RequireOpen(const v1::Invoice& inv) {
-  if (Final(inv)) return {Code::kWrongState, "invoice " + HexEncode(inv.id()) + " is " + StateName(inv.state()) + "; it takes no more payments or changes"};
+  if (Final(inv)) return {Code::kWrongState, "invoice " + HexEncode(inv.id()) + " is " + InvoiceStateText(inv.state()) + "; it takes no more payments or changes"};
   return Result::Ok();
 }
 
@@ -152,6 +140,18 @@ Result ExpectedTime(const v1::Contract& c, uint64_t from, uint64_t to, uint64_t*
 
 }  // namespace
 
+const char* InvoiceStateText(v1::InvoiceState state) {
+  switch (state) {
+    case v1::INVOICE_STATE_ISSUED: return "issued";
+    case v1::INVOICE_STATE_ACCEPTED: return "accepted";
+    case v1::INVOICE_STATE_DISPUTED: return "disputed";
+    case v1::INVOICE_STATE_PARTIALLY_PAID: return "partially paid";
+    case v1::INVOICE_STATE_PAID: return "paid";
+    case v1::INVOICE_STATE_VOIDED: return "voided";
+    default: return "unspecified";
+  }
+}
+
 // ---------------------------------------------------------------- issue
 
 Result CheckInvoiceIssue(const DecodedTx& tx) {
@@ -197,7 +197,7 @@ Result ApplyInvoiceIssue(const DecodedTx& tx, const BlockEnv& env, StateDelta& s
   if (!i.replaces().empty()) {
     replaced = Load<v1::Invoice>(s, Kind::kInvoice, i.replaces());
     if (!replaced || replaced->contract_id() != c.id()) return {Code::kNotFound, "no invoice " + HexEncode(i.replaces()) + " of this contract to reissue"};
-    if (replaced->state() != v1::INVOICE_STATE_VOIDED) return {Code::kWrongState, "only a voided invoice can be reissued; " + HexEncode(i.replaces()) + " is " + StateName(replaced->state())};
+    if (replaced->state() != v1::INVOICE_STATE_VOIDED) return {Code::kWrongState, "only a voided invoice can be reissued; " + HexEncode(i.replaces()) + " is " + InvoiceStateText(replaced->state())};
     if (replaced->resolved())
       return {Code::kWrongState, "invoice " + HexEncode(i.replaces()) + " ended by a dispute's resolution, which is final; it cannot be reissued"};
     if (!replaced->reissued_by().empty()) return {Code::kDuplicate, "invoice " + HexEncode(i.replaces()) + " was already reissued as " + HexEncode(replaced->reissued_by())};
@@ -304,7 +304,7 @@ Result ApplyInvoiceAccept(const DecodedTx& tx, const BlockEnv& env, StateDelta& 
   v1::Contract c;
   KONTOR_RETURN_IF_ERROR(LoadInvoice(s, tx.body.invoice_accept().invoice_id(), &inv, &c));
   if (tx.fee_payer().view() != c.terms().renter()) return {Code::kNotAuthorized, "only the renter " + Addr(c.terms().renter()) + " accepts an invoice"};
-  if (inv.state() != v1::INVOICE_STATE_ISSUED) return {Code::kWrongState, "invoice " + HexEncode(inv.id()) + " is " + StateName(inv.state()) + "; only an issued invoice is accepted"};
+  if (inv.state() != v1::INVOICE_STATE_ISSUED) return {Code::kWrongState, "invoice " + HexEncode(inv.id()) + " is " + InvoiceStateText(inv.state()) + "; only an issued invoice is accepted"};
   inv.set_state(v1::INVOICE_STATE_ACCEPTED);
   inv.set_accepted(true);
   // An escrow-sourced invoice is paid at once.
@@ -349,7 +349,7 @@ Result ApplyInvoiceDispute(const DecodedTx& tx, const BlockEnv& env, StateDelta&
   KONTOR_RETURN_IF_ERROR(LoadInvoice(s, d.invoice_id(), &inv, &c));
   if (tx.fee_payer().view() != c.terms().renter()) return {Code::kNotAuthorized, "only the renter " + Addr(c.terms().renter()) + " disputes an invoice"};
   if (inv.state() != v1::INVOICE_STATE_ISSUED && inv.state() != v1::INVOICE_STATE_PARTIALLY_PAID)
-    return {Code::kWrongState, "invoice " + HexEncode(inv.id()) + " is " + StateName(inv.state()) + "; only an issued or partly paid invoice can be disputed"};
+    return {Code::kWrongState, "invoice " + HexEncode(inv.id()) + " is " + InvoiceStateText(inv.state()) + "; only an issued or partly paid invoice can be disputed"};
   if (inv.accepted() || inv.resolved())
     return {Code::kWrongState, "invoice " + HexEncode(inv.id()) + (inv.accepted() ? " was accepted" : "'s dispute was resolved") +
                                    "; it cannot be disputed again"};
@@ -408,7 +408,7 @@ Result ApplyInvoiceResolve(const DecodedTx& tx, const BlockEnv& env, StateDelta&
     return {Code::kNotAuthorized, "only the renter, the provider or the arbiter " + Addr(t.arbiter()) + " resolves this dispute"};
   }
   if (tx.signers.size() == 2 && !(renter && provider)) return {Code::kNotAuthorized, "a settlement is co-signed by the renter and the provider"};
-  if (inv.state() != v1::INVOICE_STATE_DISPUTED) return {Code::kWrongState, "invoice " + HexEncode(inv.id()) + " is " + StateName(inv.state()) + ", not disputed"};
+  if (inv.state() != v1::INVOICE_STATE_DISPUTED) return {Code::kWrongState, "invoice " + HexEncode(inv.id()) + " is " + InvoiceStateText(inv.state()) + ", not disputed"};
   uint64_t disputed = inv.disputed();
   if (r.provider_amount() > disputed) return {Code::kBadAmount, "the provider's amount " + Num(r.provider_amount()) + " exceeds the disputed " + Num(disputed)};
   if (tx.signers.size() == 1 && !arbiter) {

@@ -78,6 +78,8 @@ inline constexpr size_t kExternalFieldBytesMax = 128;
 inline constexpr size_t kEscrowDepositsMax = 64;
 inline constexpr uint32_t kBasisPointsMax = 10000;
 inline constexpr size_t kOpenInvoicesMax = 32;  // per contract
+// An invoice state in words ("partially paid"), for messages and the CLI.
+const char* InvoiceStateText(v1::InvoiceState state);
 // Adds one to a reputation counter of `key`.
 void BumpReputation(StateDelta& s, const std::string& key, uint64_t (v1::Reputation::*get)() const,
                     void (v1::Reputation::*set)(uint64_t));

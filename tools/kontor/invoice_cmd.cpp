@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "contracts/escrow.h"
+#include "contracts/records.h"
 #include "tools/kontor/commands.h"
 #include "tools/kontor/market_common.h"
 #include "tools/kontor/tx_common.h"
@@ -14,18 +15,6 @@
 namespace kontor::cli {
 
 namespace {
-
-const char* StateText(v1::InvoiceState s) {
-  switch (s) {
-    case v1::INVOICE_STATE_ISSUED: return "issued";
-    case v1::INVOICE_STATE_ACCEPTED: return "accepted";
-    case v1::INVOICE_STATE_DISPUTED: return "disputed";
-    case v1::INVOICE_STATE_PARTIALLY_PAID: return "partially paid";
-    case v1::INVOICE_STATE_PAID: return "paid";
-    case v1::INVOICE_STATE_VOIDED: return "voided";
-    default: return "unspecified";
-  }
-}
 
 const char* MethodText(v1::PaymentMethod m) {
   switch (m) {
@@ -68,7 +57,7 @@ json InvoiceJson(const v1::Invoice& inv) {
   json j = ToJson(inv);
   j["id"] = HexEncode(inv.id());
   j["contract_id"] = HexEncode(inv.contract_id());
-  j["state_text"] = StateText(inv.state());
+  j["state_text"] = contracts::InvoiceStateText(inv.state());
   j["payable"] = std::to_string(Payable(inv));
   return j;
 }
@@ -81,7 +70,7 @@ void PrintInvoice(const v1::Invoice& inv, const v1::Contract& c, const AssetTabl
   std::vector<std::pair<std::string, std::string>> f = {
       {"invoice", HexEncode(inv.id())},
       {"contract", HexEncode(inv.contract_id())},
-      {"state", StateText(inv.state())},
+      {"state", contracts::InvoiceStateText(inv.state())},
       {"provider", Addr(t.provider())},
       {"renter", Addr(t.renter())},
       {"period", TimeText(l.period_start_ms()) + " .. " + TimeText(l.period_end_ms()) + " (" +
@@ -280,7 +269,7 @@ void AddInvoiceCommands(CLI::App& app, Context& ctx) {
       if (!inv) continue;
       out.push_back(InvoiceJson(*inv));
       if (!ctx.json_output())
-        std::printf("%s  %-14s  total %s  paid %s  due %s\n", HexEncode(iid).c_str(), StateText(inv->state()),
+        std::printf("%s  %-14s  total %s  paid %s  due %s\n", HexEncode(iid).c_str(), contracts::InvoiceStateText(inv->state()),
                     FormatAmount(inv->lines().total(), d, c->terms().asset()).c_str(),
                     FormatAmount(inv->paid(), d, c->terms().asset()).c_str(), TimeText(inv->lines().due_at_ms()).c_str());
     }
