@@ -16,10 +16,11 @@
 //   a close refunds each deposit left to its depositor
 //   a rejected tx changes nothing (no fee, no nonce); each included one pays 10 KTR to the validator.
 // Block 1 forms the contracts and may already top them up, notice or close them.
+// What this and test_invoices_model.cpp share (the block driver, the comparisons of contracts,
+// escrow, balances and supply, the common txs and rules) is in tests/property/model_support.h.
 #include <rapidcheck/catch.h>
 
 #include <algorithm>
-#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -29,69 +30,23 @@
 #include "contracts/records.h"
 #include "ledger/accounts.h"
 #include "ledger/bytes.h"
+#include "tests/property/model_support.h"
 #include "tests/support/test_env.h"
 
 using namespace kontor;
-using kontor::contracts::Kind;
-using kontor::test::CloseResult;
+using namespace kontor::test::model;
 using kontor::test::TestEnv;
-using kontor::test::TxOptions;
 
 namespace {
 
-using U128 = unsigned __int128;
-using I128 = __int128;
-
-constexpr uint64_t kMsPerHour = 3'600'000;
-constexpr uint64_t kFunding = 1'000'000'000;  // TestEnv's default, of USDC and KTR, to each name
-constexpr uint64_t kFee = 10;                 // TestEnv's default fee, in KTR
-constexpr size_t kDepositsMax = 64;           // separate escrow deposits a contract tracks
-
-// Every key that may hold a balance: the four funded names, the gateway, the never-funded
-// "nobody" and the validator (which collects the fees).
-const std::vector<std::string> kHolders = {"alice", "bob", "carol", "dave", "gateway", "nobody", "validator"};
-
-std::string ReasonName(v1::CloseReason r) { return v1::CloseReason_Name(r); }
-std::string StateName(v1::ContractState s) { return v1::ContractState_Name(s); }
-
 // ---- The model ----
 
-struct MDeposit {
-  std::string who;
-  uint64_t amount = 0;
-};
+// The contract's terms and what happened to it (model_support.h), the holders' balances and nonces.
+using MContract = ContractCore;
 
-struct MContract {
-  std::string id;
-  // Terms.
-  uint64_t units = 0, price = 0, start = 0, end = 0 /* 0 = open-ended */, notice_period = 0;
-  bool has_broker = false;
-  uint32_t bps = 0;
-  std::map<std::string, uint64_t> metered;  // name -> price per unit
-  // What happened.
-  v1::ContractState state = v1::CONTRACT_STATE_ACTIVE;
-  uint64_t termination = 0;
-  uint64_t charged = 0, metered_charged = 0, paid_provider = 0, paid_broker = 0, refunded = 0;
-  std::vector<MDeposit> escrow;
-  v1::CloseReason reason = v1::CLOSE_REASON_UNSPECIFIED;
-  uint64_t closed_at = 0;
-  std::map<std::string, uint64_t> usage;
-  std::string last_report;
-
-  bool closed() const { return state == v1::CONTRACT_STATE_CLOSED; }
-};
-
-struct Model {
-  uint64_t now = 0;  // the time of the block being built
-  std::map<std::string, uint64_t> usdc, ktr, nonce;
+struct Model : Books {
   std::vector<MContract> contracts;
 };
-
-uint64_t EscrowOf(const MContract& c) {
-  uint64_t sum = 0;
-  for (const auto& d : c.escrow) sum += d.amount;
-  return sum;
-}
 
 // Time charge accrued from the start until t.
 uint64_t AccruedAt(const MContract& c, uint64_t t) {
@@ -103,24 +58,12 @@ uint64_t AccruedAt(const MContract& c, uint64_t t) {
   return static_cast<uint64_t>(v);  // amounts here stay far below 2^64
 }
 
-// Pays up to `amount` out of escrow, oldest deposit first; returns what was paid.
+// Pays up to `amount` out of escrow, oldest deposit first, to provider and broker (the broker
+// holding floor(all paid * bps / 10_000)); returns what was paid.
 uint64_t PayOut(Model& m, MContract& c, uint64_t amount) {
   uint64_t pay = std::min(amount, EscrowOf(c));
-  uint64_t left = pay;
-  for (auto& d : c.escrow) {
-    uint64_t take = std::min(left, d.amount);
-    d.amount -= take;
-    left -= take;
-  }
-  c.escrow.erase(std::remove_if(c.escrow.begin(), c.escrow.end(), [](const MDeposit& d) { return d.amount == 0; }),
-                 c.escrow.end());
-  uint64_t total_paid = c.paid_provider + c.paid_broker + pay;
-  uint64_t broker_total = c.has_broker ? static_cast<uint64_t>(U128(total_paid) * c.bps / 10'000) : 0;
-  uint64_t to_broker = broker_total - c.paid_broker;
-  m.usdc["bob"] += to_broker;
-  m.usdc["dave"] += pay - to_broker;
-  c.paid_broker += to_broker;
-  c.paid_provider += pay - to_broker;
+  TakeFromEscrow(c, pay);
+  PayParties(m, c, pay);
   return pay;
 }
 
@@ -165,11 +108,7 @@ std::optional<std::pair<uint64_t, v1::CloseReason>> RanOut(const MContract& c, u
 
 Code ModelTopup(Model& m, MContract& c, const std::string& who, uint64_t amount) {
   if (c.closed()) return Code::kWrongState;
-  bool merges = !c.escrow.empty() && c.escrow.back().who == who;
-  if (!merges && c.escrow.size() >= kDepositsMax) return Code::kTooLarge;
-  m.usdc[who] -= amount;
-  if (merges) c.escrow.back().amount += amount;
-  else c.escrow.push_back({who, amount});
+  if (Code code = Deposit(m, c, who, amount); code != Code::kOk) return code;
   SettleOrCloseNow(m, c);
   return Code::kOk;
 }
@@ -189,13 +128,7 @@ Code ModelNotice(Model& m, MContract& c) {
   return Code::kOk;
 }
 
-Code ModelClose(Model& m, MContract& c, const std::string& who) {
-  if (c.closed()) return Code::kWrongState;
-  if (who != "alice") return Code::kNotAuthorized;
-  if (auto out = RanOut(c, m.now)) CloseAt(m, c, out->first, out->second);
-  else CloseAt(m, c, m.now, v1::CLOSE_REASON_RENTER_CLOSED);
-  return Code::kOk;
-}
+Code ModelClose(Model& m, MContract& c, const std::string& who) { return RenterClose(m, c, who, RanOut, CloseAt); }
 
 Code ModelUsage(Model& m, MContract& c, const std::map<std::string, uint64_t>& cumulative, const std::string& previous,
                 const std::string& txid) {
@@ -231,128 +164,38 @@ void ModelEndBlock(Model& m) {
 
 // ---- Comparing the ledger with the model ----
 
-PublicKey KeyOf(TestEnv& env, const std::string& name) {
-  return name == "validator" ? env.validator().public_key() : env.Pub(name);
-}
-
-std::string I128Str(I128 v) {
-  if (v == 0) return "0";
-  bool negative = v < 0;
-  std::string s;
-  while (v != 0) {
-    int digit = static_cast<int>(v % 10);
-    s.insert(s.begin(), static_cast<char>('0' + (digit < 0 ? -digit : digit)));
-    v /= 10;
-  }
-  return negative ? "-" + s : s;
-}
-
 // Every difference between ledger and model, one a line ("" = none).
 std::string Differences(TestEnv& env, const Model& m, uint64_t t0) {
-  std::ostringstream out;
-  auto expect = [&](const std::string& what, auto ledger, auto model) {
-    if (!(ledger == model)) out << "  " << what << ": ledger " << ledger << ", model " << model << "\n";
-  };
+  Diff diff;
   const State& state = env.chain().state();
-  expect("block time (ms since genesis)", env.now_ms() - t0, m.now - t0);
+  diff.Expect("block time (ms since genesis)", env.now_ms() - t0, m.now - t0);
   I128 open_escrow = 0;
   for (size_t i = 0; i < m.contracts.size(); ++i) {
     const MContract& mc = m.contracts[i];
     const std::string n = "contract " + std::to_string(i) + " ";
-    auto c = contracts::Load<v1::Contract>(state, Kind::kContract, mc.id);
-    if (!c) {
-      out << "  " << n << "is missing\n";
-      continue;
-    }
-    expect(n + "state", StateName(c->state()), StateName(mc.state));
-    expect(n + "close_reason", ReasonName(c->close_reason()), ReasonName(mc.reason));
-    if (mc.closed()) expect(n + "closed_at (ms since genesis)", c->closed_at_ms() - t0, mc.closed_at - t0);
-    if (mc.state == v1::CONTRACT_STATE_NOTICE)
-      expect(n + "termination_at (ms since genesis)", c->termination_at_ms() - t0, mc.termination - t0);
-    expect(n + "start_ms", c->terms().start_ms(), mc.start);
-    expect(n + "end_ms", c->end_ms(), mc.end);
-    expect(n + "charged", c->charged(), mc.charged);
-    expect(n + "metered_charged", c->metered_charged(), mc.metered_charged);
-    expect(n + "paid_provider", c->paid_provider(), mc.paid_provider);
-    expect(n + "paid_broker", c->paid_broker(), mc.paid_broker);
-    expect(n + "refunded", c->refunded(), mc.refunded);
-    uint64_t escrow = 0;
-    std::ostringstream ledger_deposits, model_deposits;
-    for (const auto& d : c->escrow()) {
-      escrow += d.amount();
-      std::string who = "?";
-      for (const auto& h : kHolders)
-        if (KeyOf(env, h).view() == d.depositor()) who = h;
-      ledger_deposits << who << ":" << d.amount() << " ";
-    }
-    for (const auto& d : mc.escrow) model_deposits << d.who << ":" << d.amount << " ";
-    expect(n + "escrow total", escrow, EscrowOf(mc));
-    expect(n + "escrow deposits", ledger_deposits.str(), model_deposits.str());
+    auto c = CompareContract(diff, state, n, mc, t0);
+    if (!c) continue;
+    diff.Expect(n + "start_ms", c->terms().start_ms(), mc.start);
+    diff.Expect(n + "end_ms", c->end_ms(), mc.end);
+    uint64_t escrow = CompareEscrow(diff, env, n, *c, mc);
     if (c->state() != v1::CONTRACT_STATE_CLOSED) open_escrow += escrow;
     std::ostringstream ledger_usage, model_usage;
     for (const auto& u : c->usage()) ledger_usage << u.name() << "=" << u.quantity() << " ";
     for (const auto& [name, q] : mc.usage) model_usage << name << "=" << q << " ";
-    expect(n + "usage", ledger_usage.str(), model_usage.str());
-    expect(n + "last_usage_report", HexEncode(c->last_usage_report()), HexEncode(mc.last_report));
+    diff.Expect(n + "usage", ledger_usage.str(), model_usage.str());
+    diff.Expect(n + "last_usage_report", HexEncode(c->last_usage_report()), HexEncode(mc.last_report));
   }
   // Balances, and the supply identity of each asset over all keys.
-  for (const std::string asset : {"USDC", "KTR"}) {
-    const auto& model = asset == "USDC" ? m.usdc : m.ktr;
-    I128 sum = asset == "USDC" ? open_escrow : 0;
-    for (const auto& h : kHolders) {
-      uint64_t balance = BalanceOf(LoadAccount(state, KeyOf(env, h)), asset);
-      sum += balance;
-      expect(h + " " + asset, balance, model.at(h));
-    }
-    auto a = LoadAsset(state, asset);
-    if (!a) {
-      out << "  asset " << asset << " is missing\n";
-      continue;
-    }
-    I128 supply = I128(a->genesis_supply()) + a->deposited() - a->withdrawn();
-    expect("supply of " + asset + " (balances + open escrow vs genesis + deposited - withdrawn)", I128Str(sum),
-           I128Str(supply));
-  }
-  return out.str();
+  CompareBalances(diff, env, m, open_escrow, "open escrow", false);
+  return diff.out.str();
 }
 
 // ---- Txs ----
 
+// The proposal (model_support.h), with the start field given (0 = at the block's time).
 std::string ProposeTx(TestEnv& env, const MContract& c, uint64_t deposit, uint64_t start_field, uint64_t duration,
                       uint64_t nonce) {
-  std::vector<std::string> signers = {"alice", "dave"};
-  if (c.has_broker) signers.push_back("bob");
-  TxOptions options;
-  options.nonce = nonce;
-  return env.Build(signers, [&](v1::TxBody& b) {
-    v1::ContractTerms* t = b.mutable_contract_propose()->mutable_terms();
-    t->set_renter(env.Pub("alice").bytes());
-    t->set_provider(env.Pub("dave").bytes());
-    if (c.has_broker) {
-      t->set_broker(env.Pub("bob").bytes());
-      t->set_broker_fee_bps(c.bps);
-    }
-    t->set_units(c.units);
-    t->set_price_per_unit_hour(c.price);
-    t->set_asset("USDC");
-    t->set_start_ms(start_field);
-    t->set_duration_ms(duration);
-    t->set_billing_period_ms(60'000);
-    t->set_notice_period_ms(c.notice_period);
-    t->set_deposit(deposit);
-    for (const auto& [name, price] : c.metered) {
-      v1::MeteredPrice* p = t->add_metered();
-      p->set_name(name);
-      p->set_price_per_unit(price);
-    }
-  }, options);
-}
-
-// A contract action signed by `who` alone.
-std::string ActionTx(TestEnv& env, const std::string& who, uint64_t nonce, const std::function<void(v1::TxBody&)>& fill) {
-  TxOptions options;
-  options.nonce = nonce;
-  return env.Build({who}, fill, options);
+  return test::model::ProposeTx(env, c, deposit, duration, nonce, [&](v1::ContractTerms& t) { t.set_start_ms(start_field); });
 }
 
 // ---- The plan of a run ----
@@ -405,19 +248,11 @@ void showValue(const StepPlan& s, std::ostream& os) {
      << s.amount << ", advance " << s.advance_ms << ", usage " << s.usage << " (+" << s.cpu_more << ", +" << s.egress_more
      << "), stale " << s.stale << "}";
 }
-void showValue(const RunPlan& p, std::ostream& os) {
-  os << "first advance " << p.first_advance_ms << "\ncontracts:\n";
-  for (const auto& c : p.contracts) showValue(c, os << "  "), os << "\n";
-  os << "steps:\n";
-  for (const auto& s : p.steps) showValue(s, os << "  "), os << "\n";
-}
+void showValue(const RunPlan& p, std::ostream& os) { ShowRunPlan(p, os); }
 
-// A number in [low, high), or now and then one of a few round values: round prices (1 per ms
-// and the like) with round deposits and times hit the boundaries, escrow used up exactly or
-// short by one.
-rc::Gen<uint64_t> Amount(uint64_t low, uint64_t high, std::initializer_list<uint64_t> round) {
-  return rc::gen::oneOf(rc::gen::inRange<uint64_t>(low, high), rc::gen::elementOf(std::vector<uint64_t>(round)));
-}
+// Amount (model_support.h) gives a number in [low, high), or now and then one of a few round
+// values: round prices (1 per ms and the like) with round deposits and times hit the boundaries,
+// escrow used up exactly or short by one.
 rc::Gen<uint64_t> Advance() { return Amount(0, 5'001, {0, 1, 500, 1'000, 2'000, 2'500, 5'000}); }
 
 rc::Gen<ContractPlan> GenContractPlan() {
@@ -475,65 +310,20 @@ rc::Gen<RunPlan> GenRunPlan() {
                                            })));
 }
 
-struct Submitted {
-  std::string what;
-  Code expected;
-};
-
 // One run: the plan against the ledger and the model; RC_FAIL at the first difference.
 void RunAgainstModel(const RunPlan& plan) {
   TestEnv env;
   const uint64_t t0 = env.now_ms();
   Model m;
   m.now = t0;
-  for (const auto& h : kHolders) {
-    bool funded = h == "alice" || h == "bob" || h == "carol" || h == "dave";
-    m.usdc[h] = funded ? kFunding : 0;
-    m.ktr[h] = funded ? kFunding : 0;
-    m.nonce[h] = 0;
-  }
-
-  std::vector<std::string> pending_envelopes;
-  std::vector<Submitted> pending;
-  int blocks = 0;
-  // Queues a tx; the model applies it at once (it knows the block's time) and predicts its code.
-  auto submit = [&](std::string envelope, const std::string& payer, const std::string& what, Code expected) {
-    if (expected == Code::kOk) {
-      m.nonce[payer] += 1;
-      m.ktr[payer] -= kFee;
-      m.ktr["validator"] += kFee;
-    }
-    RC_LOG() << "  tx " << pending.size() << ": " << what << " -> expect " << CodeName(expected) << "\n";
-    pending_envelopes.push_back(std::move(envelope));
-    pending.push_back({what, expected});
-  };
-  auto begin_block = [&](uint64_t advance_ms) {
-    m.now += advance_ms;
-    RC_LOG() << "block " << blocks + 1 << " at +" << (m.now - t0) << " ms\n";
-  };
-  // Closes the block at the model's time, checks each tx's result, then the state.
-  auto close_block = [&] {
-    for (auto& e : pending_envelopes) env.Submit(std::move(e));
-    CloseResult closed = env.Close(m.now - env.now_ms());
-    ++blocks;
-    ModelEndBlock(m);
-    for (size_t i = 0; i < pending.size(); ++i) {
-      Result r = Result::Ok();
-      for (const auto& rej : closed.rejected)
-        if (rej.index == i) r = rej.result;
-      if (r.code() != pending[i].expected)
-        RC_FAIL("block " + std::to_string(blocks) + " tx " + std::to_string(i) + " (" + pending[i].what + "): ledger " +
-                r.ToString() + ", model expected " + std::string(CodeName(pending[i].expected)));
-    }
-    pending_envelopes.clear();
-    pending.clear();
-    std::string diff = Differences(env, m, t0);
-    if (!diff.empty()) RC_FAIL("after block " + std::to_string(blocks) + " (+" + std::to_string(m.now - t0) + " ms):\n" + diff);
-  };
+  Fund(m);
+  // Queues txs the model has applied at once (it knows the block's time) with their predicted
+  // codes; closes blocks and checks each tx's code, then Differences.
+  Blocks<Model> blocks(env, m, t0, ModelEndBlock, Differences);
 
   // Block 1: the negotiated contracts, and the steps up to the first advance (a contract may be
   // topped up, noticed or closed in the block that forms it).
-  begin_block(plan.first_advance_ms);
+  blocks.Begin(plan.first_advance_ms);
   for (size_t i = 0; i < plan.contracts.size(); ++i) {
     const ContractPlan& p = plan.contracts[i];
     MContract c;
@@ -557,15 +347,15 @@ void RunAgainstModel(const RunPlan& plan) {
     if (c.has_broker) what << ", broker bps " << c.bps;
     for (const auto& [name, price] : c.metered) what << ", " << name << " @" << price;
     m.contracts.push_back(c);
-    submit(std::move(tx), "alice", what.str(), Code::kOk);
+    blocks.Submit(std::move(tx), "alice", what.str(), Code::kOk);
   }
 
   // The steps; an advance closes the block being built and starts the next.
   for (size_t s = 0; s < plan.steps.size(); ++s) {
     const StepPlan& step = plan.steps[s];
     if (step.op == Op::kAdvance) {
-      close_block();
-      begin_block(step.advance_ms);
+      blocks.Close();
+      blocks.Begin(step.advance_ms);
       continue;
     }
     const size_t i = step.contract % m.contracts.size();
@@ -575,19 +365,16 @@ void RunAgainstModel(const RunPlan& plan) {
     switch (step.op) {
       case Op::kTopup: {
         const std::string who = step.by_carol ? "carol" : "alice";
-        std::string tx = ActionTx(env, who, m.nonce[who], [&](v1::TxBody& b) {
-          b.mutable_contract_topup()->set_contract_id(id);
-          b.mutable_contract_topup()->set_amount(step.amount);
-        });
+        std::string tx = TopupTx(env, who, m.nonce[who], id, step.amount);
         Code expected = ModelTopup(m, c, who, step.amount);
-        submit(std::move(tx), who, "topup " + n + " by " + who + " of " + std::to_string(step.amount), expected);
+        blocks.Submit(std::move(tx), who, "topup " + n + " by " + who + " of " + std::to_string(step.amount), expected);
         break;
       }
       case Op::kSettle: {
-        std::string tx = ActionTx(env, "dave", m.nonce["dave"],
+        std::string tx = SignedTx(env, {"dave"}, m.nonce["dave"],
                                   [&](v1::TxBody& b) { b.mutable_contract_settle()->set_contract_id(id); });
         Code expected = ModelSettle(m, c);
-        submit(std::move(tx), "dave", "settle " + n + " by dave", expected);
+        blocks.Submit(std::move(tx), "dave", "settle " + n + " by dave", expected);
         break;
       }
       case Op::kUsage: {
@@ -604,44 +391,29 @@ void RunAgainstModel(const RunPlan& plan) {
           cumulative[name] = cumulative_of(name, name == "cpu_s" ? step.cpu_more : step.egress_more);
         }
         const std::string previous = step.stale ? id : c.last_report;
-        std::string tx = ActionTx(env, "dave", m.nonce["dave"], [&](v1::TxBody& b) {
-          auto* u = b.mutable_usage_report();
-          u->set_contract_id(id);
-          for (const auto& [name, q] : cumulative) {
-            v1::UsageAmount* a = u->add_cumulative();
-            a->set_name(name);
-            a->set_quantity(q);
-          }
-          u->set_previous_report(previous);
-        });
-        std::ostringstream what;
-        what << "usage " << n << " by dave:";
-        for (const auto& [name, q] : cumulative) what << " " << name << "=" << q;
-        if (step.stale) what << " (wrong previous report)";
+        std::string tx = UsageTx(env, m.nonce["dave"], id, cumulative, previous);
         Code expected = ModelUsage(m, c, cumulative, previous, TestEnv::Txid(tx).bytes());
-        submit(std::move(tx), "dave", what.str(), expected);
+        blocks.Submit(std::move(tx), "dave", UsageWhat(n, cumulative, step.stale), expected);
         break;
       }
       case Op::kNotice: {
-        std::string tx = ActionTx(env, "dave", m.nonce["dave"],
-                                  [&](v1::TxBody& b) { b.mutable_contract_notice()->set_contract_id(id); });
+        std::string tx = NoticeTx(env, m.nonce["dave"], id);
         Code expected = ModelNotice(m, c);
-        submit(std::move(tx), "dave", "notice " + n + " by dave", expected);
+        blocks.Submit(std::move(tx), "dave", "notice " + n + " by dave", expected);
         break;
       }
       case Op::kCloseRenter:
       case Op::kCloseProvider: {
         const std::string who = step.op == Op::kCloseRenter ? "alice" : "dave";
-        std::string tx = ActionTx(env, who, m.nonce[who],
-                                  [&](v1::TxBody& b) { b.mutable_contract_close()->set_contract_id(id); });
+        std::string tx = CloseTx(env, who, m.nonce[who], id);
         Code expected = ModelClose(m, c, who);
-        submit(std::move(tx), who, "close " + n + " by " + who, expected);
+        blocks.Submit(std::move(tx), who, "close " + n + " by " + who, expected);
         break;
       }
       case Op::kAdvance: break;
     }
   }
-  close_block();
+  blocks.Close();
 }
 
 }  // namespace

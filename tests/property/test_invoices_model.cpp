@@ -38,10 +38,11 @@
 //   invoiced yet from free escrow (if it cannot, the reason is insufficient funds) and refunds
 //   the rest of it; a closed contract refunds the escrow its invoices release
 //   a rejected tx changes nothing (no fee, no nonce); each included one pays 10 KTR to the validator.
+// What this and test_contracts_model.cpp share (the block driver, the comparisons of contracts,
+// escrow, balances and supply, the common txs and rules) is in tests/property/model_support.h.
 #include <rapidcheck/catch.h>
 
 #include <algorithm>
-#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -52,40 +53,21 @@
 #include "contracts/records.h"
 #include "ledger/accounts.h"
 #include "ledger/bytes.h"
+#include "tests/property/model_support.h"
 #include "tests/support/test_env.h"
 
 using namespace kontor;
+using namespace kontor::test::model;
 using kontor::contracts::Kind;
-using kontor::test::CloseResult;
 using kontor::test::TestEnv;
-using kontor::test::TxOptions;
 
 namespace {
 
-using U128 = unsigned __int128;
-using I128 = __int128;
+constexpr size_t kOpenInvoicesMax = 32;  // open invoices per contract
 
-constexpr uint64_t kMsPerHour = 3'600'000;
-constexpr uint64_t kFunding = 1'000'000'000;  // TestEnv's default, of USDC and KTR, to each name
-constexpr uint64_t kFee = 10;                 // TestEnv's default fee, in KTR
-constexpr size_t kDepositsMax = 64;           // separate escrow deposits a contract tracks
-constexpr size_t kOpenInvoicesMax = 32;       // open invoices per contract
-
-// Every key that may hold a balance: the four funded names, the gateway, the never-funded
-// "nobody" and the validator (which collects the fees).
-const std::vector<std::string> kHolders = {"alice", "bob", "carol", "dave", "gateway", "nobody", "validator"};
-const std::vector<std::string> kFunded = {"alice", "bob", "carol", "dave"};
-
-std::string ReasonName(v1::CloseReason r) { return v1::CloseReason_Name(r); }
-std::string StateName(v1::ContractState s) { return v1::ContractState_Name(s); }
 std::string InvoiceStateName(v1::InvoiceState s) { return v1::InvoiceState_Name(s); }
 
 // ---- The model ----
-
-struct MDeposit {
-  std::string who;
-  uint64_t amount = 0;
-};
 
 struct MLine {
   std::string name;
@@ -118,27 +100,13 @@ struct MInvoice {
   bool final() const { return state == v1::INVOICE_STATE_PAID || state == v1::INVOICE_STATE_VOIDED; }
 };
 
-struct MContract {
-  std::string id;
-  // Terms.
-  uint64_t units = 0, price = 0, start = 0, end = 0 /* 0 = open-ended */, notice_period = 0;
-  bool has_broker = false, has_arbiter = false;
-  uint32_t bps = 0;
-  std::map<std::string, uint64_t> metered;  // name -> price per unit
-  // What happened.
-  v1::ContractState state = v1::CONTRACT_STATE_ACTIVE;
-  v1::CloseReason reason = v1::CLOSE_REASON_UNSPECIFIED;
-  uint64_t closed_at = 0;
+// The terms and what happened (model_support.h's ContractCore), and what invoicing adds.
+struct MContract : ContractCore {
+  bool has_arbiter = false;
   bool noticed = false;  // the provider gave notice (the state was NOTICE until the close)
-  uint64_t termination = 0;
-  uint64_t charged = 0, metered_charged = 0, paid_provider = 0, paid_broker = 0, refunded = 0;
   uint64_t owed = 0, locked = 0, invoiced_until = 0;
-  std::vector<MDeposit> escrow;
-  std::map<std::string, uint64_t> usage, invoiced_usage;
-  std::string last_report;
+  std::map<std::string, uint64_t> invoiced_usage;
   std::vector<size_t> open;  // its invoices not yet paid or voided, in issue order (Model::invoices)
-
-  bool closed() const { return state == v1::CONTRACT_STATE_CLOSED; }
 };
 
 // The reputation facts of the renter (alice) and the provider (dave) these runs can change.
@@ -149,20 +117,13 @@ struct MReputation {
   uint64_t renter_invoices_paid_late = 0, provider_invoices_paid_late = 0, provider_invoices_voided = 0;
 };
 
-struct Model {
-  uint64_t now = 0;  // the time of the block being built
-  std::map<std::string, uint64_t> usdc, ktr, nonce;
+// The balances, nonces and block time (model_support.h's Books), and the invoicing records.
+struct Model : Books {
   MReputation reputation;
   std::vector<MContract> contracts;
   std::vector<MInvoice> invoices;
   std::set<std::string> external_recorded;  // external txids recorded on the ledger
 };
-
-uint64_t EscrowOf(const MContract& c) {
-  uint64_t sum = 0;
-  for (const auto& d : c.escrow) sum += d.amount;
-  return sum;
-}
 
 uint64_t FreeOf(const MContract& c) {
   uint64_t escrow = EscrowOf(c), reserved = c.owed + c.locked;
@@ -204,35 +165,6 @@ uint64_t SumOf(const std::vector<MLine>& lines) {
   uint64_t sum = 0;
   for (const auto& l : lines) sum += l.amount;
   return sum;
-}
-
-// The broker's part of a payment of `amount`: its total is floor(all paid * bps / 10_000).
-uint64_t BrokerPart(const MContract& c, uint64_t amount) {
-  if (!c.has_broker) return 0;
-  uint64_t total = c.paid_provider + c.paid_broker + amount;
-  return static_cast<uint64_t>(U128(total) * c.bps / 10'000) - c.paid_broker;
-}
-
-// Credits `amount` to provider and broker; returns the broker's part.
-uint64_t PayParties(Model& m, MContract& c, uint64_t amount) {
-  uint64_t broker = BrokerPart(c, amount);
-  m.usdc["bob"] += broker;
-  m.usdc["dave"] += amount - broker;
-  c.paid_broker += broker;
-  c.paid_provider += amount - broker;
-  return broker;
-}
-
-// Takes `amount` out of escrow, oldest deposit first.
-void TakeFromEscrow(MContract& c, uint64_t amount) {
-  uint64_t left = amount;
-  for (auto& d : c.escrow) {
-    uint64_t take = std::min(left, d.amount);
-    d.amount -= take;
-    left -= take;
-  }
-  c.escrow.erase(std::remove_if(c.escrow.begin(), c.escrow.end(), [](const MDeposit& d) { return d.amount == 0; }),
-                 c.escrow.end());
 }
 
 // Pays up to `amount` of free escrow to the parties; returns what was paid.
@@ -547,11 +479,7 @@ Code ModelVoid(Model& m, size_t i, const std::string& signer) {
 Code ModelTopup(Model& m, MContract& c, const std::string& who, uint64_t amount) {
   if (c.closed()) return Code::kWrongState;
   if (m.usdc[who] < amount) return Code::kInsufficientFunds;
-  bool merges = !c.escrow.empty() && c.escrow.back().who == who;
-  if (!merges && c.escrow.size() >= kDepositsMax) return Code::kTooLarge;
-  m.usdc[who] -= amount;
-  if (merges) c.escrow.back().amount += amount;
-  else c.escrow.push_back({who, amount});
+  if (Code code = Deposit(m, c, who, amount); code != Code::kOk) return code;
   CloseIfDry(m, c);
   return Code::kOk;
 }
@@ -567,13 +495,7 @@ Code ModelUsage(Model& m, MContract& c, const std::map<std::string, uint64_t>& c
 }
 
 // The renter closes now; after its notice or term ran out, at that moment, for that reason.
-Code ModelClose(Model& m, MContract& c, const std::string& who) {
-  if (c.closed()) return Code::kWrongState;
-  if (who != "alice") return Code::kNotAuthorized;
-  if (auto out = RanOut(c, m.now)) CloseAt(m, c, out->first, out->second);
-  else CloseAt(m, c, m.now, v1::CLOSE_REASON_RENTER_CLOSED);
-  return Code::kOk;
-}
+Code ModelClose(Model& m, MContract& c, const std::string& who) { return RenterClose(m, c, who, RanOut, CloseAt); }
 
 // The provider's notice: accrual stops notice_period after the block's time (a contract whose
 // escrow ran dry closes instead).
@@ -623,30 +545,11 @@ uint64_t NextDue(const Model& m, const MContract& c) {
 
 // ---- Comparing the ledger with the model ----
 
-PublicKey KeyOf(TestEnv& env, const std::string& name) {
-  return name == "validator" ? env.validator().public_key() : env.Pub(name);
-}
-
-std::string I128Str(I128 v) {
-  if (v == 0) return "0";
-  bool negative = v < 0;
-  std::string s;
-  while (v != 0) {
-    int digit = static_cast<int>(v % 10);
-    s.insert(s.begin(), static_cast<char>('0' + (digit < 0 ? -digit : digit)));
-    v /= 10;
-  }
-  return negative ? "-" + s : s;
-}
-
 // Every difference between ledger and model, one a line ("" = none).
 std::string Differences(TestEnv& env, const Model& m, uint64_t t0) {
-  std::ostringstream out;
-  auto expect = [&](const std::string& what, auto ledger, auto model) {
-    if (!(ledger == model)) out << "  " << what << ": ledger " << ledger << ", model " << model << "\n";
-  };
+  Diff diff;
   const State& state = env.chain().state();
-  expect("block time (ms since genesis)", env.now_ms() - t0, m.now - t0);
+  diff.Expect("block time (ms since genesis)", env.now_ms() - t0, m.now - t0);
   auto invoice_name = [&](const std::string& id) {
     for (size_t k = 0; k < m.invoices.size(); ++k)
       if (m.invoices[k].id == id) return std::to_string(k);
@@ -656,148 +559,77 @@ std::string Differences(TestEnv& env, const Model& m, uint64_t t0) {
   for (size_t i = 0; i < m.contracts.size(); ++i) {
     const MContract& mc = m.contracts[i];
     const std::string n = "contract " + std::to_string(i) + " ";
-    auto c = contracts::Load<v1::Contract>(state, Kind::kContract, mc.id);
-    if (!c) {
-      out << "  " << n << "is missing\n";
-      continue;
-    }
-    expect(n + "state", StateName(c->state()), StateName(mc.state));
-    if (mc.state == v1::CONTRACT_STATE_NOTICE)
-      expect(n + "termination_at (ms since genesis)", c->termination_at_ms() - t0, mc.termination - t0);
-    expect(n + "close_reason", ReasonName(c->close_reason()), ReasonName(mc.reason));
-    if (mc.closed()) expect(n + "closed_at (ms since genesis)", c->closed_at_ms() - t0, mc.closed_at - t0);
-    expect(n + "charged", c->charged(), mc.charged);
-    expect(n + "metered_charged", c->metered_charged(), mc.metered_charged);
-    expect(n + "paid_provider", c->paid_provider(), mc.paid_provider);
-    expect(n + "paid_broker", c->paid_broker(), mc.paid_broker);
-    expect(n + "refunded", c->refunded(), mc.refunded);
-    expect(n + "owed", c->owed(), mc.owed);
-    expect(n + "locked", c->locked(), mc.locked);
-    expect(n + "invoiced_until (ms since genesis)", c->invoiced_until_ms() - t0, mc.invoiced_until - t0);
-    expect(n + "next_due (ms since genesis)", c->next_due_ms() == 0 ? 0 : c->next_due_ms() - t0,
-           NextDue(m, mc) == 0 ? 0 : NextDue(m, mc) - t0);
-    uint64_t escrow = 0;
-    std::ostringstream ledger_deposits, model_deposits;
-    for (const auto& d : c->escrow()) {
-      escrow += d.amount();
-      std::string who = "?";
-      for (const auto& h : kHolders)
-        if (KeyOf(env, h).view() == d.depositor()) who = h;
-      ledger_deposits << who << ":" << d.amount() << " ";
-    }
-    for (const auto& d : mc.escrow) model_deposits << d.who << ":" << d.amount << " ";
-    expect(n + "escrow total", escrow, EscrowOf(mc));
-    expect(n + "escrow deposits", ledger_deposits.str(), model_deposits.str());
-    escrow_sum += escrow;
+    auto c = CompareContract(diff, state, n, mc, t0);
+    if (!c) continue;
+    diff.Expect(n + "owed", c->owed(), mc.owed);
+    diff.Expect(n + "locked", c->locked(), mc.locked);
+    diff.Expect(n + "invoiced_until (ms since genesis)", c->invoiced_until_ms() - t0, mc.invoiced_until - t0);
+    diff.Expect(n + "next_due (ms since genesis)", c->next_due_ms() == 0 ? 0 : c->next_due_ms() - t0,
+                NextDue(m, mc) == 0 ? 0 : NextDue(m, mc) - t0);
+    escrow_sum += CompareEscrow(diff, env, n, *c, mc);
     std::ostringstream ledger_open, model_open;
     for (const auto& id : c->open_invoices()) ledger_open << invoice_name(id) << " ";
     for (size_t k : mc.open) model_open << k << " ";
-    expect(n + "open invoices", ledger_open.str(), model_open.str());
+    diff.Expect(n + "open invoices", ledger_open.str(), model_open.str());
     std::ostringstream ledger_usage, model_usage;
     for (const auto& u : c->invoiced_usage()) ledger_usage << u.name() << "=" << u.quantity() << " ";
     for (const auto& [name, q] : mc.invoiced_usage) model_usage << name << "=" << q << " ";
-    expect(n + "invoiced usage", ledger_usage.str(), model_usage.str());
+    diff.Expect(n + "invoiced usage", ledger_usage.str(), model_usage.str());
   }
   for (size_t k = 0; k < m.invoices.size(); ++k) {
     const MInvoice& mi = m.invoices[k];
     const std::string n = "invoice " + std::to_string(k) + " (contract " + std::to_string(mi.contract) + ") ";
     auto inv = contracts::Load<v1::Invoice>(state, Kind::kInvoice, mi.id);
     if (!inv) {
-      out << "  " << n << "is missing\n";
+      diff.out << "  " << n << "is missing\n";
       continue;
     }
-    expect(n + "state", InvoiceStateName(inv->state()), InvoiceStateName(mi.state));
-    expect(n + "amount_due", inv->amount_due(), mi.amount_due);
-    expect(n + "paid", inv->paid(), mi.paid);
-    expect(n + "disputed", inv->disputed(), mi.disputed);
-    expect(n + "locked", inv->locked(), mi.locked);
-    expect(n + "owed", inv->owed(), mi.owed);
-    expect(n + "collected_before", inv->collected_before(), mi.collected_before);
-    expect(n + "resolved", inv->resolved(), mi.resolved);
-    if (mi.final()) expect(n + "settled_at (ms since genesis)", inv->settled_at_ms() - t0, mi.settled_at - t0);
+    diff.Expect(n + "state", InvoiceStateName(inv->state()), InvoiceStateName(mi.state));
+    diff.Expect(n + "amount_due", inv->amount_due(), mi.amount_due);
+    diff.Expect(n + "paid", inv->paid(), mi.paid);
+    diff.Expect(n + "disputed", inv->disputed(), mi.disputed);
+    diff.Expect(n + "locked", inv->locked(), mi.locked);
+    diff.Expect(n + "owed", inv->owed(), mi.owed);
+    diff.Expect(n + "collected_before", inv->collected_before(), mi.collected_before);
+    diff.Expect(n + "resolved", inv->resolved(), mi.resolved);
+    if (mi.final()) diff.Expect(n + "settled_at (ms since genesis)", inv->settled_at_ms() - t0, mi.settled_at - t0);
     std::ostringstream ledger_payments, model_payments;
     for (const auto& p : inv->payments())
       ledger_payments << v1::PaymentMethod_Name(p.method()) << ":" << p.amount() << "/" << p.broker_share() << " ";
     for (const auto& p : mi.payments) model_payments << v1::PaymentMethod_Name(p.method) << ":" << p.amount << "/" << p.broker_share << " ";
-    expect(n + "payments (method:amount/broker share)", ledger_payments.str(), model_payments.str());
+    diff.Expect(n + "payments (method:amount/broker share)", ledger_payments.str(), model_payments.str());
   }
   // Reputation facts of the renter and the provider.
   {
     const v1::Reputation alice = contracts::Load<v1::Reputation>(state, Kind::kReputation, env.Pub("alice").bytes()).value_or(v1::Reputation());
     const v1::Reputation dave = contracts::Load<v1::Reputation>(state, Kind::kReputation, env.Pub("dave").bytes()).value_or(v1::Reputation());
     const MReputation& r = m.reputation;
-    expect("alice renter_completed", alice.renter_completed(), r.renter_completed);
-    expect("dave provider_completed", dave.provider_completed(), r.provider_completed);
-    expect("dave provider_terminated_early", dave.provider_terminated_early(), r.provider_terminated_early);
-    expect("alice renter_closed_early", alice.renter_closed_early(), r.renter_closed_early);
-    expect("alice renter_insufficient_funds", alice.renter_insufficient_funds(), r.renter_insufficient_funds);
-    expect("alice renter_invoices_disputed", alice.renter_invoices_disputed(), r.renter_invoices_disputed);
-    expect("alice renter_invoices_paid_late", alice.renter_invoices_paid_late(), r.renter_invoices_paid_late);
-    expect("dave provider_insufficient_funds", dave.provider_insufficient_funds(), r.provider_insufficient_funds);
-    expect("dave provider_invoices_disputed", dave.provider_invoices_disputed(), r.provider_invoices_disputed);
-    expect("dave provider_invoices_paid_late", dave.provider_invoices_paid_late(), r.provider_invoices_paid_late);
-    expect("dave provider_invoices_voided", dave.provider_invoices_voided(), r.provider_invoices_voided);
+    diff.Expect("alice renter_completed", alice.renter_completed(), r.renter_completed);
+    diff.Expect("dave provider_completed", dave.provider_completed(), r.provider_completed);
+    diff.Expect("dave provider_terminated_early", dave.provider_terminated_early(), r.provider_terminated_early);
+    diff.Expect("alice renter_closed_early", alice.renter_closed_early(), r.renter_closed_early);
+    diff.Expect("alice renter_insufficient_funds", alice.renter_insufficient_funds(), r.renter_insufficient_funds);
+    diff.Expect("alice renter_invoices_disputed", alice.renter_invoices_disputed(), r.renter_invoices_disputed);
+    diff.Expect("alice renter_invoices_paid_late", alice.renter_invoices_paid_late(), r.renter_invoices_paid_late);
+    diff.Expect("dave provider_insufficient_funds", dave.provider_insufficient_funds(), r.provider_insufficient_funds);
+    diff.Expect("dave provider_invoices_disputed", dave.provider_invoices_disputed(), r.provider_invoices_disputed);
+    diff.Expect("dave provider_invoices_paid_late", dave.provider_invoices_paid_late(), r.provider_invoices_paid_late);
+    diff.Expect("dave provider_invoices_voided", dave.provider_invoices_voided(), r.provider_invoices_voided);
   }
   // Balances, and the supply identity of each asset over all keys (escrow counts for USDC, closed
   // contracts' included: they keep what their invoices reserve).
-  for (const std::string asset : {"USDC", "KTR"}) {
-    const auto& model = asset == "USDC" ? m.usdc : m.ktr;
-    I128 sum = asset == "USDC" ? escrow_sum : 0;
-    for (const auto& h : kHolders) {
-      uint64_t balance = BalanceOf(LoadAccount(state, KeyOf(env, h)), asset);
-      sum += balance;
-      expect(h + " " + asset, balance, model.at(h));
-    }
-    auto a = LoadAsset(state, asset);
-    if (!a) {
-      out << "  asset " << asset << " is missing\n";
-      continue;
-    }
-    I128 supply = I128(a->genesis_supply()) + a->deposited() - a->withdrawn();
-    expect("supply of " + asset + " (balances + escrow vs genesis + deposited - withdrawn)", I128Str(sum), I128Str(supply));
-    expect("supply of " + asset + " (balances + escrow vs what was funded)", I128Str(sum),
-           I128Str(I128(kFunding) * kFunded.size()));
-  }
-  return out.str();
+  CompareBalances(diff, env, m, escrow_sum, "escrow", true);
+  return diff.out.str();
 }
 
 // ---- Txs ----
 
+// The proposal (model_support.h) of an invoiced contract, with carol as arbiter if it has one.
 std::string ProposeTx(TestEnv& env, const MContract& c, uint64_t deposit, uint64_t duration, uint64_t nonce) {
-  std::vector<std::string> signers = {"alice", "dave"};
-  if (c.has_broker) signers.push_back("bob");
-  TxOptions options;
-  options.nonce = nonce;
-  return env.Build(signers, [&](v1::TxBody& b) {
-    v1::ContractTerms* t = b.mutable_contract_propose()->mutable_terms();
-    t->set_renter(env.Pub("alice").bytes());
-    t->set_provider(env.Pub("dave").bytes());
-    if (c.has_broker) {
-      t->set_broker(env.Pub("bob").bytes());
-      t->set_broker_fee_bps(c.bps);
-    }
-    if (c.has_arbiter) t->set_arbiter(env.Pub("carol").bytes());
-    t->set_units(c.units);
-    t->set_price_per_unit_hour(c.price);
-    t->set_asset("USDC");
-    t->set_duration_ms(duration);
-    t->set_billing_period_ms(60'000);
-    t->set_notice_period_ms(c.notice_period);
-    t->set_deposit(deposit);
-    t->set_invoiced(true);
-    for (const auto& [name, price] : c.metered) {
-      v1::MeteredPrice* p = t->add_metered();
-      p->set_name(name);
-      p->set_price_per_unit(price);
-    }
-  }, options);
-}
-
-std::string SignedTx(TestEnv& env, const std::vector<std::string>& signers, uint64_t nonce,
-                     const std::function<void(v1::TxBody&)>& fill) {
-  TxOptions options;
-  options.nonce = nonce;
-  return env.Build(signers, fill, options);
+  return test::model::ProposeTx(env, c, deposit, duration, nonce, [&](v1::ContractTerms& t) {
+    if (c.has_arbiter) t.set_arbiter(env.Pub("carol").bytes());
+    t.set_invoiced(true);
+  });
 }
 
 // ---- The plan of a run ----
@@ -859,17 +691,7 @@ void showValue(const StepPlan& s, std::ostream& os) {
      << ", advance " << s.advance_ms << ", due +" << s.due_ms << ", " << (s.escrow_sourced ? "escrow" : "direct")
      << ", usage +" << s.cpu_more << " +" << s.egress_more << "}";
 }
-void showValue(const RunPlan& p, std::ostream& os) {
-  os << "first advance " << p.first_advance_ms << "\ncontracts:\n";
-  for (const auto& c : p.contracts) showValue(c, os << "  "), os << "\n";
-  os << "steps:\n";
-  for (const auto& s : p.steps) showValue(s, os << "  "), os << "\n";
-}
-
-// A number in [low, high), or now and then one of a few round values.
-rc::Gen<uint64_t> Amount(uint64_t low, uint64_t high, std::initializer_list<uint64_t> round) {
-  return rc::gen::oneOf(rc::gen::inRange<uint64_t>(low, high), rc::gen::elementOf(std::vector<uint64_t>(round)));
-}
+void showValue(const RunPlan& p, std::ostream& os) { ShowRunPlan(p, os); }
 
 // The picks of a contract and of a step use their whole ranges at every size (only the number
 // of steps grows with rapidcheck's size).
@@ -943,65 +765,20 @@ rc::Gen<RunPlan> GenRunPlan() {
 
 uint64_t Part(uint64_t whole, uint32_t permille) { return static_cast<uint64_t>(U128(whole) * permille / 1'000); }
 
-struct Submitted {
-  std::string what;
-  Code expected;
-};
-
 // One run: the plan against the ledger and the model; RC_FAIL at the first difference.
 void RunAgainstModel(const RunPlan& plan) {
   TestEnv env;
   const uint64_t t0 = env.now_ms();
   Model m;
   m.now = t0;
-  for (const auto& h : kHolders) {
-    bool funded = std::count(kFunded.begin(), kFunded.end(), h) > 0;
-    m.usdc[h] = funded ? kFunding : 0;
-    m.ktr[h] = funded ? kFunding : 0;
-    m.nonce[h] = 0;
-  }
-
-  std::vector<std::string> pending_envelopes;
-  std::vector<Submitted> pending;
+  Fund(m);
+  // Queues txs the model has applied at once (it knows the block's time) with their predicted
+  // codes; closes blocks and checks each tx's code, then Differences.
+  Blocks<Model> blocks(env, m, t0, ModelEndBlock, Differences);
   std::vector<std::string> external_sent;  // every external txid named so far
-  int blocks = 0;
-  // Queues a tx; the model applies it at once (it knows the block's time) and predicts its code.
-  auto submit = [&](std::string envelope, const std::string& payer, const std::string& what, Code expected) {
-    if (expected == Code::kOk) {
-      m.nonce[payer] += 1;
-      m.ktr[payer] -= kFee;
-      m.ktr["validator"] += kFee;
-    }
-    RC_LOG() << "  tx " << pending.size() << ": " << what << " -> expect " << CodeName(expected) << "\n";
-    pending_envelopes.push_back(std::move(envelope));
-    pending.push_back({what, expected});
-  };
-  auto begin_block = [&](uint64_t advance_ms) {
-    m.now += advance_ms;
-    RC_LOG() << "block " << blocks + 1 << " at +" << (m.now - t0) << " ms\n";
-  };
-  // Closes the block at the model's time, checks each tx's result, then the state.
-  auto close_block = [&] {
-    for (auto& e : pending_envelopes) env.Submit(std::move(e));
-    CloseResult closed = env.Close(m.now - env.now_ms());
-    ++blocks;
-    ModelEndBlock(m);
-    for (size_t i = 0; i < pending.size(); ++i) {
-      Result r = Result::Ok();
-      for (const auto& rej : closed.rejected)
-        if (rej.index == i) r = rej.result;
-      if (r.code() != pending[i].expected)
-        RC_FAIL("block " + std::to_string(blocks) + " tx " + std::to_string(i) + " (" + pending[i].what + "): ledger " +
-                r.ToString() + ", model expected " + std::string(CodeName(pending[i].expected)));
-    }
-    pending_envelopes.clear();
-    pending.clear();
-    std::string diff = Differences(env, m, t0);
-    if (!diff.empty()) RC_FAIL("after block " + std::to_string(blocks) + " (+" + std::to_string(m.now - t0) + " ms):\n" + diff);
-  };
 
   // Block 1: the contracts, starting at the block's time; the steps start in block 2.
-  begin_block(1'000);
+  blocks.Begin(1'000);
   for (size_t i = 0; i < plan.contracts.size(); ++i) {
     const ContractPlan& p = plan.contracts[i];
     MContract c;
@@ -1028,7 +805,7 @@ void RunAgainstModel(const RunPlan& plan) {
     if (c.has_arbiter) what << ", arbiter carol";
     for (const auto& [name, price] : c.metered) what << ", " << name << " @" << price;
     m.contracts.push_back(c);
-    submit(std::move(tx), "alice", what.str(), Code::kOk);
+    blocks.Submit(std::move(tx), "alice", what.str(), Code::kOk);
   }
 
   // The invoice a step is about: one of the invoices in a state the op expects (or, for
@@ -1059,13 +836,13 @@ void RunAgainstModel(const RunPlan& plan) {
            std::to_string(inv.disputed) + ")";
   };
 
-  close_block();
-  begin_block(plan.first_advance_ms);
+  blocks.Close();
+  blocks.Begin(plan.first_advance_ms);
   for (size_t s = 0; s < plan.steps.size(); ++s) {
     const StepPlan& step = plan.steps[s];
     if (step.op == Op::kAdvance) {
-      close_block();
-      begin_block(step.advance_ms);
+      blocks.Close();
+      blocks.Begin(step.advance_ms);
       continue;
     }
     // The contract a step is about (an open one rather than a closed one, unless any_invoice).
@@ -1161,7 +938,7 @@ void RunAgainstModel(const RunPlan& plan) {
         });
         Code expected = ModelIssue(m, ci, signer, f, TestEnv::Txid(tx).bytes());
         if (expected == Code::kOk) what << " = invoice " << m.invoices.size() - 1;
-        submit(std::move(tx), signer, what.str(), expected);
+        blocks.Submit(std::move(tx), signer, what.str(), expected);
         break;
       }
       case Op::kAccept: {
@@ -1171,7 +948,7 @@ void RunAgainstModel(const RunPlan& plan) {
         std::string what = "accept " + inv_name(*k) + " by " + signer;
         std::string tx = SignedTx(env, {signer}, m.nonce[signer],
                                   [&](v1::TxBody& b) { b.mutable_invoice_accept()->set_invoice_id(m.invoices[*k].id); });
-        submit(std::move(tx), signer, what, ModelAccept(m, *k, signer));
+        blocks.Submit(std::move(tx), signer, what, ModelAccept(m, *k, signer));
         break;
       }
       case Op::kDispute: {
@@ -1190,7 +967,7 @@ void RunAgainstModel(const RunPlan& plan) {
           d->set_reason(static_cast<v1::DisputeReason>(1 + step.choice2 % 5));
           d->set_accepted_amount(accepted);
         });
-        submit(std::move(tx), signer, what, ModelDispute(m, *k, signer, accepted));
+        blocks.Submit(std::move(tx), signer, what, ModelDispute(m, *k, signer, accepted));
         break;
       }
       case Op::kResolve: {
@@ -1225,7 +1002,7 @@ void RunAgainstModel(const RunPlan& plan) {
           r->set_provider_amount(amount);
         });
         Code expected = ModelResolve(m, *k, signers, amount);
-        submit(std::move(tx), signers.front(), what, expected);
+        blocks.Submit(std::move(tx), signers.front(), what, expected);
         break;
       }
       case Op::kPay:
@@ -1245,7 +1022,7 @@ void RunAgainstModel(const RunPlan& plan) {
             b.mutable_invoice_pay()->set_invoice_id(inv.id);
             b.mutable_invoice_pay()->set_amount(amount);
           });
-          submit(std::move(tx), payer, what, ModelPay(m, *k, payer, amount));
+          blocks.Submit(std::move(tx), payer, what, ModelPay(m, *k, payer, amount));
         } else {
           const std::string signer = step.choice2 < 5 ? "alice" : "dave";
           std::string external_txid;
@@ -1262,7 +1039,7 @@ void RunAgainstModel(const RunPlan& plan) {
             p->set_amount(amount);
             p->set_payer("0xrenter");
           });
-          submit(std::move(tx), signer, what, ModelExternal(m, *k, signer, external_txid, amount));
+          blocks.Submit(std::move(tx), signer, what, ModelExternal(m, *k, signer, external_txid, amount));
         }
         break;
       }
@@ -1273,17 +1050,14 @@ void RunAgainstModel(const RunPlan& plan) {
         std::string what = "void " + inv_name(*k) + " by " + signer;
         std::string tx = SignedTx(env, {signer}, m.nonce[signer],
                                   [&](v1::TxBody& b) { b.mutable_invoice_void()->set_invoice_id(m.invoices[*k].id); });
-        submit(std::move(tx), signer, what, ModelVoid(m, *k, signer));
+        blocks.Submit(std::move(tx), signer, what, ModelVoid(m, *k, signer));
         break;
       }
       case Op::kTopup: {
         const std::string who = step.choice < 70 ? "alice" : "carol";
-        std::string tx = SignedTx(env, {who}, m.nonce[who], [&](v1::TxBody& b) {
-          b.mutable_contract_topup()->set_contract_id(cid);
-          b.mutable_contract_topup()->set_amount(step.amount);
-        });
+        std::string tx = TopupTx(env, who, m.nonce[who], cid, step.amount);
         Code expected = ModelTopup(m, c, who, step.amount);
-        submit(std::move(tx), who, "topup " + n + " by " + who + " of " + std::to_string(step.amount), expected);
+        blocks.Submit(std::move(tx), who, "topup " + n + " by " + who + " of " + std::to_string(step.amount), expected);
         break;
       }
       case Op::kUsage: {
@@ -1294,47 +1068,32 @@ void RunAgainstModel(const RunPlan& plan) {
         if (c.metered.count("egress_gb")) cumulative["egress_gb"] = before("egress_gb") + step.egress_more;
         const bool stale = step.choice >= 90;
         const std::string previous = stale ? cid : c.last_report;
-        std::string tx = SignedTx(env, {"dave"}, m.nonce["dave"], [&](v1::TxBody& b) {
-          auto* u = b.mutable_usage_report();
-          u->set_contract_id(cid);
-          for (const auto& [name, q] : cumulative) {
-            v1::UsageAmount* a = u->add_cumulative();
-            a->set_name(name);
-            a->set_quantity(q);
-          }
-          u->set_previous_report(previous);
-        });
-        std::ostringstream what;
-        what << "usage " << n << " by dave:";
-        for (const auto& [name, q] : cumulative) what << " " << name << "=" << q;
-        if (stale) what << " (wrong previous report)";
+        std::string tx = UsageTx(env, m.nonce["dave"], cid, cumulative, previous);
         Code expected = ModelUsage(m, c, cumulative, previous, TestEnv::Txid(tx).bytes());
-        submit(std::move(tx), "dave", what.str(), expected);
+        blocks.Submit(std::move(tx), "dave", UsageWhat(n, cumulative, stale), expected);
         break;
       }
       case Op::kNotice: {
-        std::string tx = SignedTx(env, {"dave"}, m.nonce["dave"],
-                                  [&](v1::TxBody& b) { b.mutable_contract_notice()->set_contract_id(cid); });
+        std::string tx = NoticeTx(env, m.nonce["dave"], cid);
         Code expected = ModelNotice(m, c);
-        submit(std::move(tx), "dave", "notice " + n + " by dave", expected);
+        blocks.Submit(std::move(tx), "dave", "notice " + n + " by dave", expected);
         break;
       }
       case Op::kClose: {
         const std::string who = step.choice < 85 ? "alice" : "dave";
-        std::string tx = SignedTx(env, {who}, m.nonce[who],
-                                  [&](v1::TxBody& b) { b.mutable_contract_close()->set_contract_id(cid); });
+        std::string tx = CloseTx(env, who, m.nonce[who], cid);
         Code expected = ModelClose(m, c, who);
-        submit(std::move(tx), who, "close " + n + " by " + who, expected);
+        blocks.Submit(std::move(tx), who, "close " + n + " by " + who, expected);
         break;
       }
       case Op::kAdvance: break;
     }
   }
-  close_block();
+  blocks.Close();
   // A last block well after every due time: the escrow-sourced invoices still waiting are paid,
   // contracts run dry close.
-  begin_block(15'000);
-  close_block();
+  blocks.Begin(15'000);
+  blocks.Close();
 }
 
 // rc::prop (rapidcheck/catch.h) with `cases` test cases instead of rapidcheck's default 100,
