@@ -7,22 +7,12 @@
 #include "contracts/records.h"
 #include "ledger/accounts.h"
 #include "ledger/bech32m.h"
+#include "ledger/bytes.h"
 
 namespace kontor::contracts {
 
 namespace {
 using Int = __int128;
-std::string ToString(Int v) {
-  if (v == 0) return "0";
-  bool negative = v < 0;
-  std::string s;
-  while (v != 0) {
-    int digit = static_cast<int>(v % 10);
-    s.insert(s.begin(), static_cast<char>('0' + (digit < 0 ? -digit : digit)));
-    v /= 10;
-  }
-  return negative ? "-" + s : s;
-}
 }  // namespace
 
 Result CheckSupplyInvariant(const StateView& before, const StateDelta& block_delta) {
@@ -63,12 +53,12 @@ Result CheckSupplyInvariant(const StateView& before, const StateDelta& block_del
   for (const auto& [asset, change] : balance_change) {
     Int expected = supply_change.count(asset) ? supply_change[asset] : 0;
     if (change != expected)
-      return {Code::kInvariantBroken, "supply of " + asset + ": balances changed by " + ToString(change) +
-                                          " but deposits - withdrawals changed by " + ToString(expected)};
+      return {Code::kInvariantBroken, "supply of " + asset + ": balances changed by " + DecimalString(change) +
+                                          " but deposits - withdrawals changed by " + DecimalString(expected)};
   }
   for (const auto& [asset, change] : supply_change)
     if (change != 0 && !balance_change.count(asset))
-      return {Code::kInvariantBroken, "supply of " + asset + " changed by " + ToString(change) + " with no balance change"};
+      return {Code::kInvariantBroken, "supply of " + asset + " changed by " + DecimalString(change) + " with no balance change"};
   return Result::Ok();
 }
 

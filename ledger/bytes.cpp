@@ -65,4 +65,16 @@ uint64_t GetBigEndian64(std::string_view in) {
   return v;
 }
 
+std::string DecimalString(__int128 v) {
+  if (v == 0) return "0";
+  bool negative = v < 0;
+  std::string s;
+  while (v != 0) {
+    int digit = static_cast<int>(v % 10);
+    s.insert(s.begin(), static_cast<char>('0' + (digit < 0 ? -digit : digit)));
+    v /= 10;
+  }
+  return negative ? "-" + s : s;
+}
+
 }  // namespace kontor

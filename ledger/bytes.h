@@ -36,6 +36,8 @@ struct Hash256Hasher {
 };
 
 std::string HexEncode(std::string_view bytes);
+// A signed 128-bit integer in decimal (for messages about sums that may pass 64 bits).
+std::string DecimalString(__int128 value);
 std::optional<Bytes> HexDecode(std::string_view hex);
 
 // Fixed-width big-endian encodings (heights in store keys sort by number).

@@ -24,6 +24,7 @@
 
 #include "contracts/records.h"
 #include "ledger/accounts.h"
+#include "ledger/bytes.h"
 #include "tests/support/test_env.h"
 
 namespace kontor::test::model {
@@ -44,17 +45,7 @@ inline const std::vector<std::string> kFunded = {"alice", "bob", "carol", "dave"
 inline std::string ReasonName(v1::CloseReason r) { return v1::CloseReason_Name(r); }
 inline std::string StateName(v1::ContractState s) { return v1::ContractState_Name(s); }
 
-inline std::string I128Str(I128 v) {
-  if (v == 0) return "0";
-  bool negative = v < 0;
-  std::string s;
-  while (v != 0) {
-    int digit = static_cast<int>(v % 10);
-    s.insert(s.begin(), static_cast<char>('0' + (digit < 0 ? -digit : digit)));
-    v /= 10;
-  }
-  return negative ? "-" + s : s;
-}
+inline std::string I128Str(I128 v) { return DecimalString(v); }
 
 // ---- What both models keep ----
 
