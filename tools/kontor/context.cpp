@@ -136,6 +136,8 @@ uint32_t AssetTable::Decimals(const std::string& symbol) const {
   return it->second.decimals();
 }
 
+v1::GetStatusResponse FetchStatus(Context& ctx) { return Call(ctx, &v1::Node::Stub::GetStatus, v1::GetStatusRequest()); }
+
 AssetTable FetchAssets(Context& ctx) {
   AssetTable table;
   v1::ListAssetsResponse response = Call(ctx, &v1::Node::Stub::ListAssets, v1::ListAssetsRequest());

@@ -61,6 +61,8 @@ struct AssetTable {
   uint32_t Decimals(const std::string& symbol) const;
 };
 AssetTable FetchAssets(Context& ctx);
+// The node's head: height, hash, time of the latest block, chain parameters.
+v1::GetStatusResponse FetchStatus(Context& ctx);
 
 // "12.5" with 6 decimals -> 12500000. Throws CliError naming the problem.
 uint64_t ParseAmount(const std::string& text, uint32_t decimals, const std::string& symbol);

@@ -129,7 +129,10 @@ void AddInvoiceCommands(CLI::App& app, Context& ctx) {
     auto c = QueryRecord<v1::Contract>(ctx, kContract, cid);
     if (!c) throw CliError("no contract " + id);
     if (!c->terms().invoiced()) throw CliError("contract " + id + " is paid from escrow as charges accrue; it takes no invoices");
-    v1::GetStatusResponse head = Call(ctx, &v1::Node::Stub::GetStatus, v1::GetStatusRequest());
+    v1::GetStatusResponse head = FetchStatus(ctx);
+    // Now: this machine's clock, never before the head block.
+    const uint64_t now = std::max(head.time_ms(), static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       std::chrono::system_clock::now().time_since_epoch()).count()));
     RunTx(ctx, tx, [&](v1::TxBody& body, const AssetTable& assets) {
       const auto& t = c->terms();
       auto* i = body.mutable_invoice_issue();
@@ -147,9 +150,7 @@ void AddInvoiceCommands(CLI::App& app, Context& ctx) {
         i->set_period_start_ms(c->invoiced_until_ms());
         // Until now by this machine's clock (the including block is at least as late, if the
         // clocks agree), or the head block's time with --until-head.
-        uint64_t wall = static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-        uint64_t end = until_head ? head.time_ms() : std::max(head.time_ms(), wall);
+        uint64_t end = until_head ? head.time_ms() : now;
         if (uint64_t stop = contracts::AccrualEndMs(*c); stop != 0) end = std::min(end, stop);
         if (end <= c->invoiced_until_ms()) throw CliError("nothing to invoice yet: the contract is invoiced until " + TimeText(c->invoiced_until_ms()));
         i->set_period_end_ms(end);
@@ -177,9 +178,7 @@ void AddInvoiceCommands(CLI::App& app, Context& ctx) {
       // At least the agreed dispute window after the including block (a minute of slack for it).
       uint64_t due_in = ParseDuration(due);
       if (t.dispute_window_ms() != 0) due_in = std::max(due_in, t.dispute_window_ms() + 60'000);
-      uint64_t wall_now = static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-      i->set_due_at_ms(std::max(head.time_ms(), wall_now) + due_in);
+      i->set_due_at_ms(now + due_in);
       i->set_source(direct ? v1::PAYMENT_SOURCE_DIRECT : v1::PAYMENT_SOURCE_ESCROW);
     });
   });

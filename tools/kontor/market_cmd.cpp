@@ -150,7 +150,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
   acreate->add_option("--key", attest_keys, "attribute key to attest (repeat)")->required();
   acreate->add_option("--valid-for", valid_for, "how long the attestation holds, e.g. 30d")->capture_default_str();
   acreate->callback([&ctx] {
-    v1::GetStatusResponse head = Call(ctx, &v1::Node::Stub::GetStatus, v1::GetStatusRequest());
+    v1::GetStatusResponse head = FetchStatus(ctx);
     RunTx(ctx, attest_tx, [&](v1::TxBody& body, const AssetTable&) {
       auto* a = body.mutable_attestation_create();
       a->set_provider(ctx.ResolveKey(who).bytes());
@@ -231,7 +231,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
   olist->add_option("--attested-by", f_attested_by, "only providers with a valid attestation by this auditor");
   olist->callback([&ctx] {
     AssetTable assets = FetchAssets(ctx);
-    v1::GetStatusResponse head = Call(ctx, &v1::Node::Stub::GetStatus, v1::GetStatusRequest());
+    v1::GetStatusResponse head = FetchStatus(ctx);
     auto index = QueryRecord<v1::IdList>(ctx, kOfferIndex, "open").value_or(v1::IdList());
     json out = json::array();
     std::vector<std::vector<std::string>> rows;
@@ -329,7 +329,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
   propose->callback([&ctx] {
     contract_tx.cosigners = {provider_who};
     if (!broker_who.empty()) contract_tx.cosigners.push_back(broker_who);
-    v1::GetStatusResponse head = Call(ctx, &v1::Node::Stub::GetStatus, v1::GetStatusRequest());
+    v1::GetStatusResponse head = FetchStatus(ctx);
     RunTx(ctx, contract_tx, [&](v1::TxBody& body, const AssetTable& assets) {
       auto* t = body.mutable_contract_propose()->mutable_terms();
       t->set_renter(ctx.ResolveKey(contract_tx.from).bytes());
@@ -400,7 +400,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
     auto c = QueryRecord<v1::Contract>(ctx, kContract, IdBytes(contract_id, "contract id"));
     if (!c) throw CliError("no contract " + contract_id);
     AssetTable assets = FetchAssets(ctx);
-    v1::GetStatusResponse head = Call(ctx, &v1::Node::Stub::GetStatus, v1::GetStatusRequest());
+    v1::GetStatusResponse head = FetchStatus(ctx);
     const auto& t = c->terms();
     uint32_t d = assets.Decimals(t.asset());
     uint64_t escrow = 0;

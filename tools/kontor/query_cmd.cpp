@@ -150,7 +150,7 @@ void AddQueryCommands(CLI::App& app, Context& ctx) {
 
   auto* head = query->add_subcommand("head", "the node's status: chain, height, latest block, mempool");
   head->callback([&ctx] {
-    v1::GetStatusResponse s = Call(ctx, &v1::Node::Stub::GetStatus, v1::GetStatusRequest());
+    v1::GetStatusResponse s = FetchStatus(ctx);
     if (ctx.json_output())
       return PrintJson({{"chain_id", s.chain_id()}, {"height", s.height()}, {"hash", HexEncode(s.hash())},
                         {"time_ms", s.time_ms()}, {"time", TimeText(s.time_ms())}, {"syncing", s.syncing()},

@@ -120,7 +120,7 @@ void BroadcastAndReport(Context& ctx, const std::string& envelope, bool async, i
 }
 
 void RunTx(Context& ctx, const TxOptions& o, const std::function<void(v1::TxBody&, const AssetTable&)>& fill) {
-  v1::GetStatusResponse status = Call(ctx, &v1::Node::Stub::GetStatus, v1::GetStatusRequest());
+  v1::GetStatusResponse status = FetchStatus(ctx);
   AssetTable assets = FetchAssets(ctx);
   PublicKey from = ctx.ResolveKey(o.from);
   v1::TxBody body;
