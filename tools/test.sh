@@ -4,5 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tools/setup.sh
 build_dir=${KONTOR_BUILD_DIR:-build}
+# Guard: every Catch2 ctest entry must run exactly one test case (a split or stale name would
+# otherwise pass having run nothing).
+python3 tools/check-test-entries.py "$build_dir"
 cd "$build_dir"
 ctest --output-on-failure -j "$(nproc)" --timeout 900

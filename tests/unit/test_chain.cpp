@@ -309,7 +309,7 @@ class MintingApp final : public Application {
 };
 }  // namespace
 
-TEST_CASE("a tx that would break an invariant is dropped; the block is still built", "[chain]") {
+TEST_CASE("a tx that would break an invariant is dropped, the block is still built", "[chain]") {
   TestEnv env;  // for keys, genesis and signing
   MintingApp app;
   ChainOptions options;

@@ -207,7 +207,7 @@ TEST_CASE("assets: the gateway deposits, holders withdraw, each external tx once
 // 2. Providers and attestations
 // ============================================================================================
 
-TEST_CASE("providers: typed, sorted profiles; re-registering keeps registered_at", "[contracts]") {
+TEST_CASE("providers: typed, sorted profiles, re-registering keeps registered_at", "[contracts]") {
   TestEnv env;
   ExpectOk(env, Register(env, "dave", GpuProfile(), "grpc://dave:9000"));
   const uint64_t t1 = env.now_ms();
@@ -459,7 +459,7 @@ TEST_CASE("accept: an attestation requirement is met only by the named auditor, 
   CHECK(OfferOf(env, offer_id).reserved_units() == 2);
 }
 
-TEST_CASE("accept: attestations expire; any_of is met by one of the auditors", "[contracts]") {
+TEST_CASE("accept: attestations expire, any_of is met by one of the auditors", "[contracts]") {
   TestEnv env;
   std::vector<std::string> auditors = {env.Pub("bob").bytes(), env.Pub("carol").bytes()};
   std::sort(auditors.begin(), auditors.end());
@@ -759,7 +759,7 @@ TEST_CASE("close by the renter: unused deposits go back to each depositor whole"
   CHECK(env.Balance("dave", "USDC") == kFunding + 9'000);
 }
 
-TEST_CASE("notice: the provider cannot close at once; the contract ends by itself at termination",
+TEST_CASE("notice: the provider cannot close at once, the contract ends by itself at termination",
           "[contracts]") {
   TestEnv env;
   const std::string offer_id = DaveOffers(env, Offer(4, 3'600'000));  // notice period 5 s
@@ -857,7 +857,7 @@ TEST_CASE("a fixed-duration contract ends at end_ms and is charged exactly until
   CHECK_FALSE(OnAgenda(env, id));
 }
 
-TEST_CASE("escrow running dry closes the contract; a top-up moves that later", "[contracts]") {
+TEST_CASE("escrow running dry closes the contract, a top-up moves that later", "[contracts]") {
   TestEnv env;
   const std::string offer_id = DaveOffers(env, Offer(4, 3'600'000));
   // Two contracts of 2 units (2 per ms) with 10000 each: both would run dry at tf + 5001 ms,
@@ -993,7 +993,7 @@ TEST_CASE("supply: balances + open escrow = genesis + deposited - withdrawn", "[
   CHECK(AssetOf(env, "KTR").genesis_supply() == 4 * kFunding);
 }
 
-TEST_CASE("accept: an invoiced offer forms invoiced contracts; time is billed by invoice, not streamed", "[contracts]") {
+TEST_CASE("accept: an invoiced offer forms invoiced contracts, time is billed by invoice, not streamed", "[contracts]") {
   TestEnv env;
   v1::OfferTerms terms = Offer(4, 3'600'000);  // 1 per unit per ms
   terms.set_invoiced(true);

@@ -177,7 +177,7 @@ std::vector<std::string> OpenInvoices(const v1::Contract& c) { return {c.open_in
 // 1. Issue and accept
 // ============================================================================================
 
-TEST_CASE("invoices: exact lines, consecutive periods; accepting pays from escrow at once with the broker's share",
+TEST_CASE("invoices: exact lines, consecutive periods, accepting pays from escrow at once with the broker's share",
           "[invoices]") {
   TestEnv env;
   // 1 unit (1 per ms), 1_000_000 deposited, bob brokers at 2.5 %.
@@ -1204,7 +1204,7 @@ TEST_CASE("invoices: issuing is checked line by line", "[invoices]") {
   IssueAt(env, Bill(id, t0 + 8'000, t0 + 9'000, 1'000, 1'000, 25, t0 + kHour), env.now_ms() + 1'000);
 }
 
-TEST_CASE("invoices: an escrow-sourced invoice must be covered by free escrow beyond the uninvoiced time; direct need not",
+TEST_CASE("invoices: an escrow-sourced invoice must be covered by free escrow beyond the uninvoiced time, direct need not",
           "[invoices]") {
   TestEnv env;
   // Two contracts of 1 unit with 1_000_000 each and egress at 1 per GB, formed in one block at t0.
@@ -1517,7 +1517,7 @@ TEST_CASE("invoices: a contract has at most 32 open invoices", "[invoices]") {
   CHECK(InvoicesOf(env, id) == all);
 }
 
-TEST_CASE("invoices: after notice, invoices stop at the termination; the close settles until then", "[invoices]") {
+TEST_CASE("invoices: after notice, invoices stop at the termination, the close settles until then", "[invoices]") {
   TestEnv env;
   const std::string id = Form(env, Invoiced(env, 1, 1'000'000));  // notice period 5 s
   const uint64_t t0 = env.now_ms();
