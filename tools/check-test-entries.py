@@ -46,32 +46,28 @@ def list_test_cases(binary):
     return [line for line in result.stdout.split("\n") if line.strip()]
 
 
-def main():
-    build_dir = sys.argv[1] if len(sys.argv) > 1 else "build"
-    if not os.path.isfile(os.path.join(build_dir, "CTestTestfile.cmake")):
-        print(f"check-test-entries: {build_dir} is not a configured build directory", file=sys.stderr)
-        return 1
-    shown = subprocess.run(["ctest", "--show-only=json-v1"], cwd=build_dir, capture_output=True, text=True, check=True)
-    entries = json.loads(shown.stdout)["tests"]
+CATCH_BINARIES = ("kontor-unit-tests", "kontor-property-tests")
 
+
+def check(entries, list_cases):
+    """Returns (problems, catch entry count, test case count) for ctest's json-v1 `entries`;
+    `list_cases(binary)` gives a binary's test case names."""
     problems = []
     specs_by_binary = {}  # binary -> list of (entry name, spec)
     for entry in entries:
         command = entry.get("command") or []
-        if len(command) < 2:
+        if len(command) < 2 or os.path.basename(command[0]) not in CATCH_BINARIES:
             continue
-        binary = command[0]
-        if os.path.basename(binary) not in ("kontor-unit-tests", "kontor-property-tests"):
-            continue
-        if "--warn" not in command or command[command.index("--warn") + 1:command.index("--warn") + 2] != ["NoTests"]:
+        warn_at = command.index("--warn") if "--warn" in command else -1
+        if warn_at < 0 or command[warn_at + 1:warn_at + 2] != ["NoTests"]:
             problems.append(f"entry '{entry['name']}' runs without --warn NoTests")
-        specs_by_binary.setdefault(binary, []).append((entry["name"], command[1]))
+        specs_by_binary.setdefault(command[0], []).append((entry["name"], command[1]))
 
     if not specs_by_binary:
         problems.append("no Catch2 entries found: is the build complete?")
     total_cases = 0
     for binary, specs in sorted(specs_by_binary.items()):
-        cases = list_test_cases(binary)
+        cases = list_cases(binary)
         total_cases += len(cases)
         entries_per_case = {case: 0 for case in cases}
         for case in cases:
@@ -87,13 +83,21 @@ def main():
         for case, count in entries_per_case.items():
             if count != 1:
                 problems.append(f"{os.path.basename(binary)}: test case '{case}' has {count} ctest entries (needs exactly 1)")
+    return problems, sum(len(s) for s in specs_by_binary.values()), total_cases
 
+
+def main():
+    build_dir = sys.argv[1] if len(sys.argv) > 1 else "build"
+    if not os.path.isfile(os.path.join(build_dir, "CTestTestfile.cmake")):
+        print(f"check-test-entries: {build_dir} is not a configured build directory", file=sys.stderr)
+        return 1
+    shown = subprocess.run(["ctest", "--show-only=json-v1"], cwd=build_dir, capture_output=True, text=True, check=True)
+    problems, catch_entries, total_cases = check(json.loads(shown.stdout)["tests"], list_test_cases)
     if problems:
         print("check-test-entries: FAILED", file=sys.stderr)
         for p in problems:
             print("  " + p, file=sys.stderr)
         return 1
-    catch_entries = sum(len(s) for s in specs_by_binary.values())
     print(f"check-test-entries: {catch_entries} Catch2 entries for {total_cases} test cases, one to one, all with --warn NoTests")
     return 0
 
