@@ -32,6 +32,10 @@ Result Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
     opts.env = store->env_.get();
     if (path.empty()) path = "/kontor-mem";
   }
+  // LevelDB creates the directory (and its LOCK file) even when it then refuses to create a
+  // store: look first, so opening a wrong path for reading leaves nothing behind.
+  if (!options.create_if_missing && !options.in_memory && !opts.env->FileExists(path + "/CURRENT"))
+    return {Code::kNotFound, "no store at " + path + " (no CURRENT file)"};
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(opts, path, &db);
   if (!s.ok()) {

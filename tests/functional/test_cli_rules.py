@@ -1,0 +1,63 @@
+"""The CLI's own rules, each at its boundary, through the real kontor against a real kontord:
+passphrase length, amounts at an asset's full precision, the offer price filter, waiting for a
+tx that the block drops, and an auditor's replay of a store that is not there."""
+
+import os
+
+from kontor_harness import Node
+
+USDC = 10 ** 6
+
+
+def test_a_file_key_needs_a_passphrase_of_at_least_8_characters(node):
+    r = node.cli("keys", "new", "seven", keyring="file", node=False, check=False, env={"KONTOR_PASSPHRASE": "1234567"})
+    assert r.rc == 1 and "at least 8 characters" in r.err
+    r = node.cli("keys", "list", keyring="file", node=False, output="json")
+    assert "seven" not in [k["name"] for k in r.json()]
+    node.cli("keys", "new", "eight", keyring="file", node=False, env={"KONTOR_PASSPHRASE": "12345678"})
+    names = [k["name"] for k in node.cli("keys", "list", keyring="file", node=False, output="json").json()]
+    assert "eight" in names
+
+
+def test_amounts_take_the_assets_full_precision_and_no_more(node):
+    before = node.balance("bob", "USDC")
+    node.cli("tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "0.000001", "--asset", "USDC")
+    assert node.balance("bob", "USDC") == before + 1
+    r = node.cli("tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "0.0000001", "--asset", "USDC",
+                 check=False)
+    assert r.rc == 1 and "decimals" in r.err
+    assert node.balance("bob", "USDC") == before + 1
+
+
+def test_offer_list_max_price_includes_offers_at_exactly_that_price(node):
+    node.cli("provider", "register", "--from", "bob", "--attr", "gpu_model=H100", "--endpoint", "https://bob.example")
+    offer = node.cli_json("offer", "post", "--from", "bob", "--resource", "gpu_model=H100", "--capacity", "4",
+                          "--price", "2.5", "--max-duration", "1d")["txid"]
+    assert [o["id"] for o in node.cli_json("offer", "list", "--max-price", "2.5")] == [offer]
+    assert [o["id"] for o in node.cli_json("offer", "list", "--max-price", "2.500001")] == [offer]
+    assert node.cli_json("offer", "list", "--max-price", "2.499999") == []
+
+
+def test_waiting_for_a_tx_the_block_drops_reports_the_rejection(node):
+    # The first tx leaves alice too little USDC for the second. The second is behind the first in
+    # the mempool (not yet alice's next nonce), so admission cannot run it; the block drops it.
+    have = node.balance("alice", "USDC")
+    node.cli("tx", "transfer", "--from", "alice", "--to", "bob", "--amount", str(have // USDC - 1), "--asset", "USDC",
+             "--async")
+    r = node.cli("tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "2", "--asset", "USDC", check=False)
+    assert r.rc == 1
+    assert "insufficient_funds (400)" in r.err
+    assert node.balance("alice", "USDC") == USDC
+
+
+def test_audit_replay_of_a_missing_store_says_so_and_creates_nothing(node, tmp_path):
+    missing = tmp_path / "no-such-store"
+    r = node.cli("audit", "replay", "--data", str(missing), "--genesis", os.path.join(node.home, "genesis.json"),
+                 node=False, check=False)
+    assert r.rc != 0
+    assert "no store at" in r.err and "damaged" not in r.err
+    assert not missing.exists()
+    # The real store replays (once the node has let go of it).
+    assert node.stop() == 0
+    ok = node.cli_json("audit", "replay", "--node-home", node.home, node=False)
+    assert ok["ok"] is True
