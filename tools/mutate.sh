@@ -185,5 +185,5 @@ echo
 sed -n '1,/^| \*\*all/p' "$report"
 echo
 echo "mutate: full report in $report"
-grep -q '| survived |' "$report" && { echo "mutate: survivors:"; grep '| survived |' "$report" | cut -d'|' -f2,4; }
+grep -q '^| `.*| survived |' "$report" && { echo "mutate: survivors:"; grep '^| `.*| survived |' "$report" | cut -d'|' -f2,4; }
 exit 0
