@@ -152,6 +152,33 @@ TEST_CASE("rules invoice issue: a reissue names a voided invoice of the same con
   CHECK(ContractOf(env, y).open_invoices_size() == 0);
 }
 
+TEST_CASE("rules invoice issue: a reissue bills what the voided invoice did not collect, down to 1", "[rules][invoices]") {
+  TestEnv env;
+  const std::string id = Form(env, Invoiced(env, 1, 1'000'000));
+  const uint64_t t0 = env.now_ms();
+  const std::string a = IssueAt(env, Bill(id, t0, t0 + 1'000, 1'000, 1'000, 0, t0 + kHourMs, v1::PAYMENT_SOURCE_DIRECT), t0 + 1'000);
+  ExpectOk(env, PayTx(env, {"alice"}, a, 600));
+  ExpectOk(env, VoidTx(env, {"dave"}, a));
+  REQUIRE(InvoiceOf(env, a).amount_due() == 600);
+  auto reissue = [&](uint64_t credit, uint64_t total) {
+    v1::InvoiceIssue i = Bill(id, t0, t0 + 1'000, 1'000, total, 0, t0 + kHourMs, v1::PAYMENT_SOURCE_DIRECT);
+    i.set_replaces(a);
+    i.set_credit(credit);
+    return i;
+  };
+  // 1_000 - 401 = 599 is less than the 600 collected.
+  ExpectRejected(env, IssueTx(env, "dave", reissue(401, 0)), Code::kBadAmount);
+  // 1_000 - 400 - 600 = 0: nothing to invoice.
+  ExpectRejected(env, IssueTx(env, "dave", reissue(400, 0)), Code::kBadAmount);
+  CHECK(InvoiceOf(env, a).reissued_by().empty());
+  std::string ok = IssueTx(env, "dave", reissue(399, 1));
+  ExpectOk(env, ok);
+  v1::Invoice inv = InvoiceOf(env, IdOf(ok));
+  CHECK(inv.amount_due() == 1);
+  CHECK(inv.collected_before() == 600);
+  CHECK(InvoiceOf(env, a).reissued_by() == IdOf(ok));
+}
+
 TEST_CASE("rules invoice issue: 8 metered lines are allowed", "[rules][invoices]") {
   TestEnv env;
   v1::ContractTerms t = Invoiced(env, 1, 1'000'000);
@@ -287,6 +314,22 @@ TEST_CASE("rules invoice pay: one signer, a positive amount, anyone may pay exac
   CHECK(env.Balance("carol", "USDC") == kFunding - 1'000);
   CHECK(env.Balance("alice", "USDC") == kFunding - 1'000'000);
   CHECK(env.Balance("dave", "USDC") == kFunding + 1'000);
+}
+
+TEST_CASE("rules invoice pay: the payer must hold the amount", "[rules][invoices]") {
+  TestEnv env;
+  const std::string id = Form(env, Invoiced(env, 1, 1'000'000));
+  const uint64_t t0 = env.now_ms();
+  const std::string a = IssueAt(env, Bill(id, t0, t0 + 1'000, 1'000, 1'000, 0, t0 + kHourMs, v1::PAYMENT_SOURCE_DIRECT), t0 + 1'000);
+  ExpectOk(env, env.Transfer("alice", "nobody", "KTR", 1'000));
+  ExpectOk(env, env.Transfer("alice", "nobody", "USDC", 500));
+  ExpectRejected(env, PayTx(env, {"nobody"}, a, 501), Code::kInsufficientFunds);
+  CHECK(InvoiceOf(env, a).paid() == 0);
+  ExpectOk(env, PayTx(env, {"nobody"}, a, 500));
+  CHECK(env.Balance("nobody", "USDC") == 0);
+  CHECK(InvoiceOf(env, a).paid() == 500);
+  CHECK(InvoiceOf(env, a).state() == v1::INVOICE_STATE_PARTIALLY_PAID);
+  CHECK(env.Balance("dave", "USDC") == kFunding + 500);
 }
 
 TEST_CASE("rules invoice pay: paid in the block at the due time is on time, 1 ms after is late", "[rules][invoices]") {

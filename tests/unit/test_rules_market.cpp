@@ -441,6 +441,30 @@ TEST_CASE("rules accept: the start may be the block's time but not 1 ms before",
   CHECK(ContractOf(env, IdOf(later)).terms().start_ms() == env.now_ms() + 1);
 }
 
+TEST_CASE("rules accept: the offer's price over the asked duration fits 64 bits exactly", "[rules][accept]") {
+  TestEnv env;
+  // 1 unit at 2^64-1 per hour: one hour is worth exactly 2^64-1.
+  const std::string offer_id = RegisterAndOffer(env, "dave", Offer(1, kMax));
+  ExpectRejected(env, Accept(env, "alice", offer_id, 1, 10'000, kHourMs + 1), Code::kOverflow);
+  CHECK(OfferOf(env, offer_id).reserved_units() == 0);
+  CHECK(env.Balance("alice", "USDC") == kFunding);
+  std::string at_limit = Accept(env, "alice", offer_id, 1, 10'000, kHourMs);
+  ExpectOk(env, at_limit);
+  CHECK(ContractOf(env, IdOf(at_limit)).end_ms() == env.now_ms() + kHourMs);
+  CHECK(OfferOf(env, offer_id).reserved_units() == 1);
+}
+
+TEST_CASE("rules accept: start + duration fits 64 bits exactly", "[rules][accept]") {
+  TestEnv env;
+  const std::string offer_id = RegisterAndOffer(env, "dave", Offer(4));
+  ExpectRejected(env, Accept(env, "alice", offer_id, 1, 10'000, 1'000, kMax - 999), Code::kOverflow);
+  CHECK(OfferOf(env, offer_id).reserved_units() == 0);
+  std::string at_limit = Accept(env, "alice", offer_id, 1, 10'000, 1'000, kMax - 1'000);
+  ExpectOk(env, at_limit);
+  CHECK(ContractOf(env, IdOf(at_limit)).end_ms() == kMax);
+  CHECK(OfferOf(env, offer_id).reserved_units() == 1);
+}
+
 // ============================================================================================
 // ContractPropose: the shape of the terms
 // ============================================================================================
