@@ -2,6 +2,7 @@
 
 #include "contracts/families.h"
 #include "contracts/invariants.h"
+#include "contracts/records.h"
 #include "contracts/transfer.h"
 
 namespace kontor::contracts {
@@ -75,6 +76,49 @@ Result KontorApp::EndBlock(const BlockEnv& env, StateDelta& block_delta) { retur
 Result KontorApp::CheckInvariants(const BlockEnv& env, const StateView& before, const StateDelta& block_delta) const {
   KONTOR_RETURN_IF_ERROR(CheckRecordInvariants(before, block_delta));
   return CheckSupplyInvariant(before, block_delta);
+}
+
+std::vector<AssetAmount> KontorApp::PayerDebits(const DecodedTx& tx, const StateView& state) const {
+  using B = v1::TxBody;
+  const v1::TxBody& b = tx.body;
+  // The asset of a contract, or "" if there is none (the tx will fail and spends nothing).
+  auto contract_asset = [&](const std::string& id) -> std::string {
+    auto c = Load<v1::Contract>(state, Kind::kContract, id);
+    return c ? c->terms().asset() : std::string();
+  };
+  std::vector<AssetAmount> out;
+  auto add = [&](std::string asset, uint64_t amount) {
+    if (!asset.empty() && amount != 0) out.push_back({std::move(asset), amount});
+  };
+  switch (b.payload_case()) {
+    case B::kTransfer: add(b.transfer().asset(), b.transfer().amount()); break;
+    case B::kAssetWithdraw: add(b.asset_withdraw().asset(), b.asset_withdraw().amount()); break;
+    case B::kContractAccept: {
+      auto offer = Load<v1::Offer>(state, Kind::kOffer, b.contract_accept().offer_id());
+      if (offer) add(offer->terms().asset(), b.contract_accept().deposit());
+      break;
+    }
+    case B::kContractPropose:
+      // The renter's deposit; the renter signs first, so it is the fee payer.
+      if (b.contract_propose().terms().renter() == tx.fee_payer().view())
+        add(b.contract_propose().terms().asset(), b.contract_propose().terms().deposit());
+      break;
+    case B::kContractTopup: add(contract_asset(b.contract_topup().contract_id()), b.contract_topup().amount()); break;
+    case B::kInvoicePay: {
+      auto invoice = Load<v1::Invoice>(state, Kind::kInvoice, b.invoice_pay().invoice_id());
+      if (invoice) add(contract_asset(invoice->contract_id()), b.invoice_pay().amount());
+      break;
+    }
+    case B::kPaymentRecordExternal: {
+      // The broker's share of the payment moves from the provider's (the signer's) balance: at
+      // most the whole amount.
+      auto invoice = Load<v1::Invoice>(state, Kind::kInvoice, b.payment_record_external().invoice_id());
+      if (invoice) add(contract_asset(invoice->contract_id()), b.payment_record_external().amount());
+      break;
+    }
+    default: break;  // the other payloads move no balance of their fee payer
+  }
+  return out;
 }
 
 }  // namespace kontor::contracts

@@ -13,6 +13,7 @@ class KontorApp final : public Application {
   Result Apply(const DecodedTx& tx, const BlockEnv& env, StateDelta& sandbox) override;
   Result EndBlock(const BlockEnv& env, StateDelta& block_delta) override;
   Result CheckInvariants(const BlockEnv& env, const StateView& before, const StateDelta& block_delta) const override;
+  std::vector<AssetAmount> PayerDebits(const DecodedTx& tx, const StateView& state) const override;
 };
 
 }  // namespace kontor::contracts

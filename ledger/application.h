@@ -11,7 +11,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "ledger/genesis.h"
 #include "ledger/keys.h"
@@ -20,6 +22,12 @@
 #include "ledger/tx.h"
 
 namespace kontor {
+
+// An amount of an asset (what a tx can take from a balance).
+struct AssetAmount {
+  std::string asset;
+  uint64_t amount = 0;
+};
 
 struct BlockEnv {
   std::string_view chain_id;
@@ -42,6 +50,10 @@ class Application {
   virtual Result EndBlock(const BlockEnv& env, StateDelta& block_delta) = 0;
   // `before` is the state before the block; `block_delta` its changes (readable through it).
   virtual Result CheckInvariants(const BlockEnv& env, const StateView& before, const StateDelta& block_delta) const = 0;
+  // The most `tx` can take from its fee payer's balances besides the fee, per asset, read
+  // against `state` (e.g. a top-up's asset is its contract's). Mempool admission uses it so a
+  // payer queues only what it can pay. REQUIRES: CheckStateless(tx) passed.
+  virtual std::vector<AssetAmount> PayerDebits(const DecodedTx& tx, const StateView& state) const = 0;
 };
 
 }  // namespace kontor

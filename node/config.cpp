@@ -36,7 +36,7 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
       {"node", {"data_dir", "log_level", "node_key_file", "node_key_passphrase_file"}},
       {"api", {"grpc_listen", "http_listen", "grpc_message_bytes_max"}},
       {"consensus", {"block_interval_ms", "heartbeat_interval_ms"}},
-      {"mempool", {"txs_max", "bytes_max", "account_txs_max", "rejected_cache_entries_max"}},
+      {"mempool", {"txs_max", "bytes_max", "account_txs_max", "nonce_gap_max", "tx_ttl_ms", "rejected_cache_entries_max"}},
       {"storage", {"state_history_heights", "sync_writes"}},
   };
   return keys;
@@ -79,6 +79,8 @@ Result LoadConfig(const std::filesystem::path& home, Config* out) {
   KONTOR_RETURN_IF_ERROR(Read(table, "mempool", "txs_max", &c.mempool_txs_max));
   KONTOR_RETURN_IF_ERROR(Read(table, "mempool", "bytes_max", &c.mempool_bytes_max));
   KONTOR_RETURN_IF_ERROR(Read(table, "mempool", "account_txs_max", &c.mempool_account_txs_max));
+  KONTOR_RETURN_IF_ERROR(Read(table, "mempool", "nonce_gap_max", &c.mempool_nonce_gap_max));
+  KONTOR_RETURN_IF_ERROR(Read(table, "mempool", "tx_ttl_ms", &c.mempool_tx_ttl_ms));
   KONTOR_RETURN_IF_ERROR(Read(table, "mempool", "rejected_cache_entries_max", &c.rejected_cache_entries_max));
   KONTOR_RETURN_IF_ERROR(Read(table, "storage", "state_history_heights", &c.state_history_heights));
   KONTOR_RETURN_IF_ERROR(Read(table, "storage", "sync_writes", &c.sync_writes));
@@ -94,7 +96,9 @@ Result ValidateConfig(const Config& c) {
   if (c.heartbeat_interval_ms < c.block_interval_ms) return Bad("consensus.heartbeat_interval_ms must be >= block_interval_ms");
   if (c.mempool_txs_max == 0 || c.mempool_txs_max > 10'000'000) return Bad("mempool.txs_max must be 1..10000000");
   if (c.mempool_bytes_max < 65536) return Bad("mempool.bytes_max must be at least 65536");
-  if (c.mempool_account_txs_max == 0) return Bad("mempool.account_txs_max must be positive");
+  if (c.mempool_account_txs_max == 0 || c.mempool_account_txs_max > 10'000) return Bad("mempool.account_txs_max must be 1..10000");
+  if (c.mempool_nonce_gap_max > c.mempool_account_txs_max) return Bad("mempool.nonce_gap_max must be 0..account_txs_max");
+  if (c.mempool_tx_ttl_ms < 1000 || c.mempool_tx_ttl_ms > 86'400'000) return Bad("mempool.tx_ttl_ms must be 1000..86400000");
   if (c.grpc_message_bytes_max < 65536 || c.grpc_message_bytes_max > (1u << 30)) return Bad("api.grpc_message_bytes_max must be 65536..2^30");
   if (c.state_history_heights == 0 || c.state_history_heights > 100'000) return Bad("storage.state_history_heights must be 1..100000");
   if (c.grpc_listen.find(':') == std::string::npos) return Bad("api.grpc_listen must be host:port");
@@ -142,6 +146,8 @@ std::string RenderConfig(const Config& c) {
       << "txs_max = " << c.mempool_txs_max << "\n"
       << "bytes_max = " << c.mempool_bytes_max << "\n"
       << "account_txs_max = " << c.mempool_account_txs_max << "          # pending txs per fee payer\n"
+      << "nonce_gap_max = " << c.mempool_nonce_gap_max << "             # how far past its next nonce a funded payer's tx may wait\n"
+      << "tx_ttl_ms = " << c.mempool_tx_ttl_ms << "             # a tx waits at most this long\n"
       << "rejected_cache_entries_max = " << c.rejected_cache_entries_max << "\n"
       << "\n[storage]\n"
       << "state_history_heights = " << c.state_history_heights << "      # heights whose state proofs are served\n"

@@ -27,6 +27,8 @@ struct Config {
   uint64_t mempool_txs_max = 50000;
   uint64_t mempool_bytes_max = 64ull * 1024 * 1024;
   uint64_t mempool_account_txs_max = 256;            // pending txs per fee payer (nonce window)
+  uint64_t mempool_nonce_gap_max = 16;               // how far past its contiguous run a payer's tx may wait
+  uint64_t mempool_tx_ttl_ms = 600000;               // how long a tx may wait before it is dropped
   uint64_t rejected_cache_entries_max = 100000;      // recent rejections kept for `query tx`
   // [storage]
   uint64_t state_history_heights = 64;

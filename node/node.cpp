@@ -11,12 +11,34 @@ namespace kontor::node {
 
 std::string ResultLabel(const Result& r) { return r.ok() ? "committed" : std::string(CodeName(r.code())); }
 
+// The mempool's limits from the config, and its funding check against the committed state (read
+// when a tx is admitted, under the node lock, after Start opened the chain).
+static MempoolOptions MempoolOptionsFor(const Config& config, const Genesis& genesis, const contracts::KontorApp& app,
+                                        const std::unique_ptr<Chain>& chain) {
+  MempoolOptions o;
+  o.txs_max = config.mempool_txs_max;
+  o.bytes_max = config.mempool_bytes_max;
+  o.account_txs_max = config.mempool_account_txs_max;
+  o.nonce_gap_max = config.mempool_nonce_gap_max;
+  o.tx_ttl_ms = config.mempool_tx_ttl_ms;
+  o.fee_asset = genesis.params.fee_asset;
+  o.funds = [&chain](const PublicKey& payer, const std::string& asset) {
+    return BalanceOf(LoadAccount(chain->state(), payer), asset);
+  };
+  o.spend_of = [&chain, &app, fee_asset = genesis.params.fee_asset](const DecodedTx& tx) {
+    std::vector<AssetAmount> spend = app.PayerDebits(tx, chain->state());
+    spend.push_back({fee_asset, tx.body.fee()});
+    return spend;
+  };
+  return o;
+}
+
 Node::Node(Config config, Genesis genesis, PrivateKey validator)
     : config_(std::move(config)),
       genesis_(std::move(genesis)),
       validator_(std::move(validator)),
       metrics_(kVersion, genesis_.chain_id),
-      mempool_(MempoolOptions{config_.mempool_txs_max, config_.mempool_bytes_max, config_.mempool_account_txs_max}),
+      mempool_(MempoolOptionsFor(config_, genesis_, app_, chain_)),
       admission_pool_(0) {}
 
 Node::~Node() { Stop(); }
@@ -84,7 +106,7 @@ std::vector<std::pair<Hash256, Result>> Node::Submit(const std::vector<std::stri
     Hash256 txid = tx.txid;
     if (r.ok()) {
       std::optional<Hash256> evicted;
-      r = mempool_.Add(std::move(tx), committed_nonce, next_height, &evicted);
+      r = mempool_.Add(std::move(tx), committed_nonce, next_height, &evicted, NowMs());
       if (evicted) RememberRejection(*evicted, {Code::kMempoolFull, "evicted from a full mempool by a higher-fee tx"});
     }
     if (!r.ok()) {
@@ -159,7 +181,7 @@ void Node::ProduceOnce(std::unique_lock<std::mutex>& lock) {
   }
   std::vector<Hash256> included;
   for (const auto& tx : produced.block.txs) included.push_back(tx.txid);
-  for (const auto& [txid, why] : mempool_.Update(height, included, nonce_of)) {
+  for (const auto& [txid, why] : mempool_.Update(height, included, nonce_of, NowMs())) {
     RememberRejection(txid, why);
     metrics_.TxResult(ResultLabel(why)).Increment();
   }

@@ -303,6 +303,9 @@ class MintingApp final : public Application {
   Result CheckInvariants(const BlockEnv& env, const StateView& before, const StateDelta& d) const override {
     return real_.CheckInvariants(env, before, d);
   }
+  std::vector<AssetAmount> PayerDebits(const DecodedTx& tx, const StateView& state) const override {
+    return real_.PayerDebits(tx, state);
+  }
 
  private:
   contracts::KontorApp real_;

@@ -636,7 +636,8 @@ TEST_CASE("mempool: random adds, reaps, blocks and removals keep size, bytes and
             REQUIRE(evicted.has_value());
             REQUIRE(model.count(*evicted) == 1);
             const ModelTx& victim = model.at(*evicted);
-            REQUIRE(victim.fee < t.fee);
+            // A strictly lower fee rate (fee per envelope byte) than the incoming tx's.
+            REQUIRE(static_cast<unsigned __int128>(victim.fee) * t.size < static_cast<unsigned __int128>(t.fee) * victim.size);
             for (const auto& [other, o] : model)
               if (o.payer == victim.payer) REQUIRE(o.nonce <= victim.nonce);  // last in its queue
             model.erase(*evicted);
@@ -706,4 +707,152 @@ TEST_CASE("mempool: random adds, reaps, blocks and removals keep size, bytes and
     CHECK(reaped_total > 0);
     CHECK(blocks > 0);
   }
+}
+
+// ---- Funding, nonce gaps, time to live and fee rates (issue 8: admission pays its way) ----
+
+namespace {
+
+// A mempool whose payers hold `balances` (asset -> amount per payer name) and whose txs spend
+// their fee in KTR plus a transfer's amount in its asset, as the node's application says.
+struct FundedPool {
+  Pool p;
+  std::map<std::pair<PublicKey, std::string>, uint64_t> balances;
+  MempoolOptions Options(size_t txs_max = 1000) {
+    MempoolOptions o = Bounds(txs_max);
+    o.fee_asset = "KTR";
+    o.funds = [this](const PublicKey& payer, const std::string& asset) {
+      auto it = balances.find({payer, asset});
+      return it == balances.end() ? uint64_t{0} : it->second;
+    };
+    o.spend_of = [](const DecodedTx& tx) {
+      std::vector<kontor::AssetAmount> spend = {{"KTR", tx.body.fee()}};
+      if (tx.body.has_transfer()) spend.push_back({tx.body.transfer().asset(), tx.body.transfer().amount()});
+      return spend;
+    };
+    return o;
+  }
+  void Fund(const std::string& name, const std::string& asset, uint64_t amount) { balances[{p.env.Pub(name), asset}] = amount; }
+};
+
+}  // namespace
+
+TEST_CASE("mempool: a payer queues only what its balance covers, fee and amounts of all its pending txs", "[mempool][funds]") {
+  FundedPool f;
+  Mempool m(f.Options());
+  // Each p.Tx is a KTR transfer of `amount` with fee 10: it spends fee + amount of KTR.
+  f.Fund("alice", "KTR", 100);
+  CHECK(m.Add(f.p.Tx("alice", 0, 10, 0, 40), 0, 1).ok());   // 50 of 100
+  CHECK(m.Add(f.p.Tx("alice", 1, 10, 0, 40), 0, 1).ok());   // 100 of 100: exactly covered
+  Result over = m.Add(f.p.Tx("alice", 2, 10, 0, 0 + 1), 0, 1);  // 111 of 100
+  CHECK(over.code() == Code::kInsufficientFunds);
+  CHECK_THAT(over.message(), Catch::Contains("on top of 100"));
+  CHECK(m.size() == 2);
+  // A payer with nothing cannot queue even its next nonce, whatever fee it claims.
+  CHECK(m.Add(f.p.Tx("bob", 0, 10), 0, 1).code() == Code::kInsufficientFunds);
+  CHECK(m.Add(f.p.Tx("bob", 0, 1'000'000'000'000'000'000ull), 0, 1).code() == Code::kInsufficientFunds);
+  // Removing a pending tx gives its spend back.
+  m.RemoveWithSuccessors(f.p.Tx("alice", 1, 10, 0, 40).txid);
+  CHECK(m.size() == 1);
+  CHECK(m.Add(f.p.Tx("alice", 1, 10, 0, 40), 0, 1).ok());
+  CHECK(m.Add(f.p.Tx("alice", 2, 10, 0, 1), 0, 1).code() == Code::kInsufficientFunds);
+}
+
+TEST_CASE("mempool: spends of another asset are counted against that asset", "[mempool][funds]") {
+  FundedPool f;
+  Mempool m(f.Options());
+  f.Fund("carol", "KTR", 20);
+  f.Fund("carol", "USDC", 1000);
+  std::string usdc = f.p.env.Transfer("carol", "bob", "USDC", 600, TxOptions{.nonce = 0});
+  CHECK(m.Add(f.p.Decode(usdc, "carol#0"), 0, 1).ok());
+  std::string usdc2 = f.p.env.Transfer("carol", "bob", "USDC", 400, TxOptions{.nonce = 1});
+  CHECK(m.Add(f.p.Decode(usdc2, "carol#1"), 0, 1).ok());  // 1000 of 1000 USDC, 20 of 20 KTR
+  std::string usdc3 = f.p.env.Transfer("carol", "bob", "USDC", 1, TxOptions{.fee = 0, .nonce = 2});
+  Result r = m.Add(f.p.Decode(usdc3, "carol#2"), 0, 1);
+  CHECK(r.code() == Code::kInsufficientFunds);
+  CHECK_THAT(r.message(), Catch::Contains("USDC"));
+}
+
+TEST_CASE("mempool: txs wait behind a gap only up to nonce_gap_max and only for a funded payer", "[mempool][funds]") {
+  FundedPool f;
+  MempoolOptions o = f.Options();
+  o.nonce_gap_max = 3;
+  Mempool m(o);
+  f.Fund("alice", "KTR", 1'000'000);
+  CHECK(m.Add(f.p.Tx("alice", 0), 0, 1).ok());
+  // The contiguous run ends at 0, so the next nonce is 1: 1 + 3 may wait, 1 + 4 may not.
+  CHECK(m.Add(f.p.Tx("alice", 4), 0, 1).ok());
+  Result far = m.Add(f.p.Tx("alice", 5), 0, 1);
+  CHECK(far.code() == Code::kNonceGap);
+  CHECK_THAT(far.message(), Catch::Contains("at most 3"));
+  // Filling the gap moves the run, and with it the window.
+  CHECK(m.Add(f.p.Tx("alice", 1), 0, 1).ok());
+  CHECK(m.Add(f.p.Tx("alice", 5), 0, 1).ok());
+  // A payer without the fee asset may not have any tx behind a gap, even one it could pay for
+  // in another asset (and the fee check refuses its next nonce anyway).
+  f.Fund("dave", "USDC", 1'000'000);
+  Result unfunded = m.Add(f.p.Tx("dave", 1, 0, 0, 0 + 1), 0, 1);
+  CHECK(unfunded.code() == Code::kNonceGap);
+  CHECK_THAT(unfunded.message(), Catch::Contains("only a payer holding KTR"));
+}
+
+TEST_CASE("mempool: a tx waits at most tx_ttl_ms", "[mempool][ttl]") {
+  Pool p;
+  MempoolOptions o = Bounds(100);
+  o.tx_ttl_ms = 60'000;
+  Mempool m(o);
+  const uint64_t t0 = 1'000'000;
+  DecodedTx a0 = p.Tx("alice", 0);
+  const Hash256 a0_id = a0.txid;
+  REQUIRE(m.Add(std::move(a0), 0, 1, nullptr, t0).ok());
+  DecodedTx b0 = p.Tx("bob", 0);
+  const Hash256 b0_id = b0.txid;
+  REQUIRE(m.Add(std::move(b0), 0, 1, nullptr, t0 + 1).ok());
+  CHECK(m.Update(1, {}, p.lookup, t0 + 59'999).empty());  // one ms before: both stay
+  auto dropped = m.Update(2, {}, p.lookup, t0 + 60'000);   // exactly the ttl: alice's goes
+  REQUIRE(dropped.size() == 1);
+  CHECK(dropped[0].first == a0_id);
+  CHECK(dropped[0].second.code() == Code::kExpired);
+  CHECK_THAT(dropped[0].second.message(), Catch::Contains("tx_ttl_ms"));
+  CHECK(m.Contains(b0_id));
+  CHECK(m.Update(3, {}, p.lookup, t0 + 60'001).size() == 1);
+  CHECK(m.size() == 0);
+}
+
+TEST_CASE("mempool: eviction compares fee per byte, not fee", "[mempool]") {
+  Pool p;
+  DecodedTx small = p.Tx("alice", 0, 100);
+  const size_t size = small.envelope.size();
+  DecodedTx large = p.Big("bob", 0, size, 150);  // twice the bytes (and more) for 1.5x the fee
+  const Hash256 large_id = large.txid;
+  Mempool m(Bounds(2));
+  REQUIRE(m.Add(std::move(small), 0, 1).ok());
+  REQUIRE(m.Add(std::move(large), 0, 1).ok());
+  // 120 for `size` bytes beats bob's rate (150 for over 2x the bytes) but not alice's (100).
+  std::optional<Hash256> evicted;
+  REQUIRE(m.Add(p.Tx("carol", 0, 120), 0, 1, &evicted).ok());
+  REQUIRE(evicted.has_value());
+  CHECK(*evicted == large_id);
+  // Now the cheapest rate is alice's 100 for `size` bytes: 100 at the same size does not beat it.
+  Result tie = m.Add(p.Tx("dave", 0, 100), 0, 1);
+  CHECK(tie.code() == Code::kMempoolFull);
+  CHECK_THAT(tie.message(), Catch::Contains("above 100"));
+  CHECK(m.Add(p.Tx("dave", 0, 101), 0, 1).ok());
+}
+
+TEST_CASE("mempool: after a block, a payer whose balance fell keeps only the txs it still covers", "[mempool][funds]") {
+  FundedPool f;
+  Mempool m(f.Options());
+  f.Fund("alice", "KTR", 100);
+  DecodedTx a0 = f.p.Tx("alice", 0, 10, 0, 20);
+  const Hash256 a0_id = a0.txid;
+  REQUIRE(m.Add(std::move(a0), 0, 1).ok());  // 30
+  REQUIRE(m.Add(f.p.Tx("alice", 1, 10, 0, 20), 0, 1).ok());  // 60
+  REQUIRE(m.Add(f.p.Tx("alice", 2, 10, 0, 20), 0, 1).ok());  // 90
+  // The block included alice#0 and something else of hers took 40 more: 30 left.
+  f.Fund("alice", "KTR", 30);
+  f.p.committed[f.p.env.Pub("alice")] = 1;
+  auto dropped = m.Update(1, {a0_id}, f.p.lookup);
+  CHECK(f.p.Dropped(dropped) == std::map<std::string, Code>{{"alice#2", Code::kInsufficientFunds}});
+  CHECK(m.size() == 1);
 }

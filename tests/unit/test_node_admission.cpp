@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "ledger/accounts.h"
+#include "ledger/check.h"
 #include "node/grpc_service.h"
 #include "node/node.h"
 #include "tests/support/test_env.h"
@@ -148,4 +149,73 @@ TEST_CASE("gRPC status: each result code maps to its status, with the detail att
     CHECK(detail.category() == std::string(CodeCategory(row.code)));
     CHECK(detail.message() == "why");
   }
+}
+
+namespace {
+
+// A transfer signed by a key that is not in the TestEnv (an attacker's fresh key).
+std::string StrangerTransfer(TestEnv& env, const PrivateKey& key, uint64_t nonce, uint64_t fee) {
+  v1::TxBody body;
+  body.set_chain_id(env.genesis().chain_id);
+  body.add_signers(key.public_key().bytes());
+  body.set_nonce(nonce);
+  body.set_fee(fee);
+  auto* t = body.mutable_transfer();
+  t->set_to(env.Pub("bob").bytes());
+  t->set_asset("USDC");
+  t->set_amount(1);
+  v1::Tx tx;
+  tx.set_body(EncodeTxBody(body));
+  KONTOR_CHECK(SignTx(&tx, key, env.random()).ok());
+  return EncodeTx(tx);
+}
+
+}  // namespace
+
+TEST_CASE("admission: a flood from unfunded keys takes no slot and a funded minimum-fee tx still commits",
+          "[node][admission][flood]") {
+  // The flood of issue 8: 200 new keys, each sending nonces 1..255 (never 0), claiming fees
+  // nobody could outbid, with no expiry. Every one is refused; the mempool stays empty.
+  NodeFixture f(200);
+  SeededRandom random(77);
+  const uint64_t fees[] = {10, 1'000'000'000'000'000'000ull, UINT64_MAX};
+  size_t refused = 0, sent = 0;
+  std::map<Code, size_t> codes;
+  for (int k = 0; k < 200; ++k) {
+    PrivateKey key = GeneratePrivateKey(random);
+    std::vector<std::string> batch;
+    for (uint64_t nonce = 1; nonce <= 255; ++nonce) batch.push_back(StrangerTransfer(f.env, key, nonce, fees[nonce % 3]));
+    if (k % 10 == 0) batch.push_back(StrangerTransfer(f.env, key, 0, fees[k % 3]));  // and sometimes nonce 0
+    sent += batch.size();
+    for (const auto& [txid, r] : f.node->Submit(batch)) {
+      refused += !r.ok();
+      ++codes[r.code()];
+    }
+  }
+  INFO("codes: " << codes.size());
+  CHECK(refused == sent);
+  CHECK(sent > 51'000);
+  CHECK(f.node->GetStatus().mempool_txs == 0);
+  for (const auto& [code, n] : codes) CHECK((code == Code::kInsufficientFunds || code == Code::kNonceGap));
+  // A funded payer's minimum-fee transfer is accepted and committed in the next block.
+  std::string honest = f.env.Transfer("alice", "bob", "USDC", 5, TxOptions{.fee = f.env.genesis().params.min_fee});
+  Hash256 txid = TestEnv::Txid(honest);
+  const uint64_t height = f.node->GetStatus().height;
+  REQUIRE(f.SubmitOne(honest).ok());
+  REQUIRE(f.WaitCommitted(txid));
+  CHECK(f.node->GetTx(txid).height == height + 1);
+}
+
+TEST_CASE("admission: a funded payer cannot queue more than it can pay", "[node][admission][flood]") {
+  NodeFixture f(60'000);  // no block while we look
+  // alice holds 1000 USDC (1e9 units): three transfers of 400 USDC, the third is not covered.
+  REQUIRE(f.SubmitOne(f.env.Transfer("alice", "bob", "USDC", 400'000'000)).ok());
+  REQUIRE(f.SubmitOne(f.env.Transfer("alice", "bob", "USDC", 400'000'000)).ok());
+  Result third = f.SubmitOne(f.env.Transfer("alice", "bob", "USDC", 400'000'000));
+  CHECK(third.code() == Code::kInsufficientFunds);
+  // Fees count too: KTR (the fee asset) spent by a transfer of KTR plus its fee.
+  Result ktr = f.SubmitOne(f.env.Transfer("bob", "alice", "KTR", 1'000'000'000, TxOptions{.nonce = 0}));
+  CHECK(ktr.code() == Code::kInsufficientFunds);
+  CHECK(f.SubmitOne(f.env.Transfer("bob", "alice", "KTR", 1'000'000'000 - 10, TxOptions{.nonce = 0})).ok());
+  CHECK(f.node->GetStatus().mempool_txs == 3);
 }
