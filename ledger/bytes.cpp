@@ -77,4 +77,15 @@ std::string DecimalString(__int128 v) {
   return negative ? "-" + s : s;
 }
 
+void SecureWipe(void* data, size_t size) {
+  volatile unsigned char* p = static_cast<volatile unsigned char*>(data);
+  for (size_t i = 0; i < size; ++i) p[i] = 0;
+}
+
+void SecureWipe(std::string* s) {
+  s->resize(s->capacity());  // makes [size, capacity) addressable; no reallocation
+  SecureWipe(s->data(), s->size());
+  s->clear();
+}
+
 }  // namespace kontor

@@ -44,4 +44,22 @@ std::optional<Bytes> HexDecode(std::string_view hex);
 void PutBigEndian64(Bytes* out, uint64_t v);
 uint64_t GetBigEndian64(std::string_view in);  // REQUIRES: in.size() >= 8
 
+// Overwrites secrets (passphrases, derived keys) with zeros through volatile stores, which the
+// compiler may not drop as dead. Best effort: copies a std::string made earlier are not reached.
+void SecureWipe(void* data, size_t size);
+// Zeroes the whole buffer (up to its capacity, where older contents may linger), then clears it.
+void SecureWipe(std::string* s);
+
+// Wipes a string when it goes out of scope.
+class WipeOnExit {
+ public:
+  explicit WipeOnExit(std::string& s) : s_(s) {}
+  ~WipeOnExit() { SecureWipe(&s_); }
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+
+ private:
+  std::string& s_;
+};
+
 }  // namespace kontor

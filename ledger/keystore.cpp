@@ -2,6 +2,7 @@
 
 #include <cryptopp/aes.h>
 #include <cryptopp/keccak.h>
+#include <cryptopp/misc.h>
 #include <cryptopp/modes.h>
 #include <cryptopp/pwdbased.h>
 #include <cryptopp/scrypt.h>
@@ -38,6 +39,7 @@ Bytes AesCtr(std::string_view key16, std::string_view iv16, std::string_view in)
 
 struct Parsed {
   Bytes ciphertext, iv, mac, derived_key;
+  ~Parsed() { SecureWipe(&derived_key); }
 };
 
 Result Malformed(const std::string& what) { return {Code::kMalformed, "key file is not a Web3 v3 keystore: " + what}; }
@@ -95,11 +97,7 @@ Result ParseAndDeriveChecked(std::string_view text, std::string_view passphrase,
     KONTOR_RETURN_IF_ERROR(UintField(kdf, "n", &n));
     KONTOR_RETURN_IF_ERROR(UintField(kdf, "r", &r));
     KONTOR_RETURN_IF_ERROR(UintField(kdf, "p", &par));
-    if (n < 2 || (n & (n - 1))) return Malformed("kdfparams.n must be a power of two >= 2");
-    if (r == 0 || par == 0) return Malformed("kdfparams.r and p must be positive");
-    if (n > kKeystoreScryptNMax || r > kKeystoreScryptRMax || par > kKeystoreScryptPMax)
-      return {Code::kTooLarge, "key file asks for scrypt n=" + std::to_string(n) + " r=" + std::to_string(r) + " p=" +
-                                   std::to_string(par) + "; limits are n<=2^20, r<=32, p<=16"};
+    KONTOR_RETURN_IF_ERROR(CheckScryptParams(n, r, par));
     CryptoPP::Scrypt scrypt;
     scrypt.DeriveKey(B(p->derived_key), 32, B(passphrase), passphrase.size(), B(salt), salt.size(), n,
                      static_cast<unsigned>(r), static_cast<unsigned>(par));
@@ -107,8 +105,7 @@ Result ParseAndDeriveChecked(std::string_view text, std::string_view passphrase,
     uint64_t c = 0;
     KONTOR_RETURN_IF_ERROR(UintField(kdf, "c", &c));
     if (kdf.value("prf", "") != "hmac-sha256") return Malformed("kdfparams.prf must be 'hmac-sha256'");
-    if (c == 0) return Malformed("kdfparams.c must be positive");
-    if (c > kKeystorePbkdf2RoundsMax) return {Code::kTooLarge, "key file asks for " + std::to_string(c) + " PBKDF2 rounds; at most 10000000"};
+    KONTOR_RETURN_IF_ERROR(CheckPbkdf2Rounds(c));
     CryptoPP::PKCS5_PBKDF2_HMAC<CryptoPP::SHA256> pbkdf2;
     pbkdf2.DeriveKey(B(p->derived_key), 32, 0, B(passphrase), passphrase.size(), B(salt), salt.size(),
                      static_cast<unsigned>(c));
@@ -128,13 +125,37 @@ std::string Uuid4(RandomSource& random) {
 
 }  // namespace
 
+Result CheckScryptParams(uint64_t n, uint64_t r, uint64_t p) {
+  if (n < 2 || (n & (n - 1))) return Malformed("kdfparams.n must be a power of two >= 2");
+  if (r == 0 || p == 0) return Malformed("kdfparams.r and p must be positive");
+  const std::string asked = "key file asks for scrypt n=" + std::to_string(n) + " r=" + std::to_string(r) +
+                            " p=" + std::to_string(p) + "; ";
+  if (r > kKeystoreScryptRMax) return {Code::kTooLarge, asked + "r may be at most 32"};
+  if (p > kKeystoreScryptPMax) return {Code::kTooLarge, asked + "p may be at most 16"};
+  // Divisions, not products: n may be as large as 2^63.
+  if (n > kKeystoreScryptMemoryBytesMax / (128 * r))
+    return {Code::kTooLarge, asked + "128*r*n bytes of memory may be at most 256 MiB"};
+  if (n * 128 * r > kKeystoreScryptWorkBytesMax / p)
+    return {Code::kTooLarge, asked + "128*r*n*p bytes of work may be at most 1 GiB"};
+  return Result::Ok();
+}
+
+Result CheckPbkdf2Rounds(uint64_t c) {
+  if (c == 0) return Malformed("kdfparams.c must be positive");
+  if (c > kKeystorePbkdf2RoundsMax)
+    return {Code::kTooLarge, "key file asks for " + std::to_string(c) + " PBKDF2 rounds; at most 2000000"};
+  return Result::Ok();
+}
+
 std::string EncryptKeystore(const PrivateKey& key, std::string_view passphrase, RandomSource& random,
                             const ScryptParams& params) {
   auto salt = random.Array<32>();
   auto iv = random.Array<16>();
   std::string_view salt_view(reinterpret_cast<const char*>(salt.data()), 32);
   std::string_view iv_view(reinterpret_cast<const char*>(iv.data()), 16);
+  KONTOR_CHECK(CheckScryptParams(params.n, params.r, params.p).ok());
   Bytes derived(32, '\0');
+  WipeOnExit wipe_derived(derived);
   CryptoPP::Scrypt scrypt;
   scrypt.DeriveKey(B(derived), 32, B(passphrase), passphrase.size(), B(salt_view), 32, params.n, params.r, params.p);
   Bytes ciphertext = AesCtr(std::string_view(derived).substr(0, 16), iv_view, key.secret());
@@ -161,14 +182,25 @@ Result DeriveKeystoreKey(std::string_view json_text, std::string_view passphrase
   return Result::Ok();
 }
 
+Result KeystoreAddress(std::string_view json_text, PublicKey* out) {
+  json doc = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return Malformed("not a JSON object");
+  if (!doc.contains("address")) return {Code::kNotFound, "key file has no \"address\""};
+  if (!doc["address"].is_string()) return Malformed("field 'address' is not a string");
+  return DecodeAddress(doc["address"].get<std::string>(), out);
+}
+
 Result DecryptKeystore(std::string_view json_text, std::string_view passphrase, Bytes* secret32) {
   Parsed p;
   KONTOR_RETURN_IF_ERROR(ParseAndDerive(json_text, passphrase, &p));
-  if (KeccakMac(p.derived_key, p.ciphertext) != p.mac)
+  // Constant time: how many leading bytes match must not show in the time taken.
+  const Bytes mac = KeccakMac(p.derived_key, p.ciphertext);
+  if (!CryptoPP::VerifyBufsEqual(B(mac), B(p.mac), 32))
     return {Code::kNotAuthorized, "wrong passphrase for this key file (MAC check failed)"};
   Bytes secret = AesCtr(std::string_view(p.derived_key).substr(0, 16), p.iv, p.ciphertext);
+  WipeOnExit wipe_secret(secret);
   if (!PrivateKey::FromBytes(secret)) return {Code::kBadKey, "key file decrypts to a value that is not a valid secp256k1 secret"};
-  *secret32 = std::move(secret);
+  *secret32 = secret;
   return Result::Ok();
 }
 

@@ -26,6 +26,7 @@ Result InitHome(const InitOptions& options, RandomSource& random, InitReport* re
   config.home = home;
   PrivateKey node_key = GeneratePrivateKey(random);
   std::string passphrase = options.node_passphrase;
+  WipeOnExit wipe_passphrase(passphrase);
   if (options.dev) {
     auto bytes = random.Array<16>();
     passphrase = HexEncode({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
@@ -84,6 +85,7 @@ Result LoadNodeKey(const Config& config, std::optional<PrivateKey>* out) {
   std::string keystore;
   KONTOR_RETURN_IF_ERROR(ReadWholeFile(config.home / config.node_key_file, 64 * 1024, &keystore));
   std::string passphrase;
+  WipeOnExit wipe_passphrase(passphrase);
   if (!config.node_key_passphrase_file.empty()) {
     KONTOR_RETURN_IF_ERROR(ReadWholeFile(config.home / config.node_key_passphrase_file, 4096, &passphrase));
     while (!passphrase.empty() && (passphrase.back() == '\n' || passphrase.back() == '\r')) passphrase.pop_back();
@@ -93,6 +95,7 @@ Result LoadNodeKey(const Config& config, std::optional<PrivateKey>* out) {
     return {Code::kNotAuthorized, "the node key is encrypted: set KONTOR_NODE_PASSPHRASE or node.node_key_passphrase_file"};
   }
   Bytes secret;
+  WipeOnExit wipe_secret(secret);
   Result r = DecryptKeystore(keystore, passphrase, &secret);
   if (!r.ok()) return {r.code(), "node key " + (config.home / config.node_key_file).string() + ": " + r.message()};
   *out = PrivateKey::FromBytes(secret);

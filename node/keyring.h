@@ -24,6 +24,10 @@ struct KeyEntry {
   PublicKey key;
   std::filesystem::path path;
   KeyringBackend backend = KeyringBackend::kFile;
+  // True when `key` was derived from the secret (test keyring, or a key just added, imported or
+  // unlocked). False for an encrypted file listed without its passphrase: `key` is then the
+  // file's "address" field, which nothing authenticates; Unlock refuses the file if it is wrong.
+  bool address_verified = false;
 };
 
 class Keyring {
@@ -36,9 +40,14 @@ class Keyring {
   // Copies an existing Web3 v3 key file in under `name` after checking the passphrase opens it.
   Result ImportKeystore(const std::string& name, std::string_view keystore_json, std::string_view passphrase,
                         KeyEntry* out);
-  Result List(std::vector<KeyEntry>* out) const;  // sorted by name
-  Result Find(const std::string& name, KeyEntry* out) const;  // kNotFound names the directory searched
-  // Decrypts (file backend: wrong passphrase is kNotAuthorized).
+  // Sorted by name. Files that cannot be read as keys (damaged, or a test key whose stored address
+  // is not its secret's) are left out; `skipped` (optional) gets one message per such file.
+  Result List(std::vector<KeyEntry>* out, std::vector<std::string>* skipped = nullptr) const;
+  // kNotFound names the directory searched. Test keyring: kMismatch if the stored address is not
+  // the secret's.
+  Result Find(const std::string& name, KeyEntry* out) const;
+  // Decrypts (file backend: wrong passphrase is kNotAuthorized). kMismatch (naming the file) if
+  // the file's "address" is not the address of the key it holds.
   Result Unlock(const std::string& name, std::string_view passphrase, std::optional<PrivateKey>* out) const;
   Result ReadFile(const std::string& name, std::string* contents) const;
   Result Delete(const std::string& name);
@@ -55,7 +64,9 @@ class Keyring {
 // A test-keyring file: {"name", "address", "secret"} with the secret in hex.
 std::string TestKeyJson(const std::string& name, const PrivateKey& key);
 
-// Writes a file atomically with mode 0600 (temp file, fsync, rename). Errors: kIo.
+// Writes a file atomically: creates <path>.tmp with O_EXCL|O_NOFOLLOW (mode 0600 if private_mode,
+// else 0644; a stale regular .tmp is removed first, anything else there is refused), writes and
+// fsyncs it, renames it over `path`, then fsyncs the directory. Errors: kIo.
 Result WriteFileAtomic(const std::filesystem::path& path, std::string_view contents, bool private_mode);
 Result ReadWholeFile(const std::filesystem::path& path, size_t bytes_max, std::string* out);
 

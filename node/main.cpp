@@ -47,6 +47,7 @@ void SetUpLogging(const std::string& level) {
 int Init(const fs::path& home, bool dev, const std::string& chain_id, const std::string& passphrase_file,
          const Config& overrides) {
   InitOptions options;
+  WipeOnExit wipe_passphrase(options.node_passphrase);
   options.home = home;
   options.dev = dev;
   options.chain_id = chain_id;

@@ -151,3 +151,116 @@ def test_state_query_with_proof(node):
     assert absent["found"] is False and absent["proof"].startswith("absence proof verifies")
     asset = node.cli_json("query", "state", "--kind", "2", "--id-text", "USDC")
     assert asset["decoded"]["symbol"] == "USDC"
+
+
+def test_a_key_file_with_another_keys_address_is_unverified_in_lists_and_refused_at_unlock(node):
+    env = {"KONTOR_PASSPHRASE": "eve's passphrase"}
+    eve = node.cli_json("keys", "new", "eve", keyring="file", env=env, node=False)
+    assert eve["address_verified"] is True
+    bob = node.address("bob")
+    path = os.path.join(node.home, "keys", "eve.json")
+    doc = json.load(open(path))
+    assert doc["address"] == eve["address"]
+    doc["address"] = bob
+    json.dump(doc, open(path, "w"))
+
+    # Listing cannot decrypt: the stored address is shown, never as a fact.
+    listed = node.cli_json("keys", "list", keyring="file", node=False)
+    assert [(k["name"], k["address"], k["address_verified"]) for k in listed] == [("eve", bob, False)]
+    text = node.cli("keys", "list", keyring="file", node=False).out
+    assert [line.split() for line in text.splitlines() if line.startswith("eve")] == [["eve", bob, "(unverified)"]]
+    assert "keys show NAME --verify" in text
+    shown = node.cli("keys", "show", "eve", keyring="file", node=False).out
+    assert "unverified" in shown
+
+    # Unlocking derives the key and refuses the file, naming it: no tx is signed.
+    r = node.cli("keys", "show", "eve", "--verify", keyring="file", node=False, env=env, output="json", check=False)
+    assert r.rc == 1
+    assert r.json()["error"]["code"] == 309 and r.json()["error"]["name"] == "mismatch"
+    assert path in r.err and bob in r.err and eve["address"] in r.err
+    node.cli("tx", "transfer", "--from", "alice", "--to", eve["address"], "--amount", "2", "--asset", "KTR")
+    before = node.balance(eve["address"], "KTR")
+    r = node.cli("tx", "transfer", "--from", "eve", "--to", "carol", "--amount", "1", "--asset", "KTR",
+                 keyring="file", env=env, check=False)
+    assert r.rc == 1 and "is not the address of the key it holds" in r.err and path in r.err
+    assert node.balance(eve["address"], "KTR") == before == 2 * 10 ** 6
+    r = node.cli("keys", "export", "eve", "--unsafe-secret", keyring="file", node=False, env=env, check=False)
+    assert r.rc == 1 and "is not the address of the key it holds" in r.err and r.out == ""
+
+    # With her own address back, --verify confirms it.
+    doc["address"] = eve["address"]
+    json.dump(doc, open(path, "w"))
+    verified = node.cli_json("keys", "show", "eve", "--verify", keyring="file", node=False, env=env)
+    assert verified["address"] == eve["address"] and verified["address_verified"] is True
+
+
+def test_a_test_key_with_another_keys_address_is_refused(node):
+    bob = node.address("bob")
+    path = os.path.join(node.home, "keyring-test", "carol.json")
+    doc = json.load(open(path))
+    carol = doc["address"]
+    doc["address"] = bob
+    json.dump(doc, open(path, "w"))
+    r = node.cli("keys", "show", "carol", node=False, output="json", check=False)
+    assert r.rc == 1 and r.json()["error"]["code"] == 309 and path in r.err
+    # The list leaves it out and says why on stderr.
+    r = node.cli("keys", "list", node=False, output="json")
+    assert sorted(k["name"] for k in r.json()) == ["alice", "bob", "gateway"]
+    assert all(k["address_verified"] is True for k in r.json())
+    assert "warning: skipped" in r.err and path in r.err
+    r = node.cli("tx", "transfer", "--from", "carol", "--to", "alice", "--amount", "1", "--asset", "USDC", check=False)
+    assert r.rc == 1 and path in r.err
+    assert node.balance(carol, "USDC") == FUNDED
+
+
+def test_tx_sign_and_broadcast_refuse_a_file_whose_decoded_body_was_edited(node, tmp_path):
+    path = str(tmp_path / "tx.json")
+    node.cli("tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "3", "--asset", "USDC",
+             "--generate-only", "--out", path)
+    original = json.load(open(path))
+    assert original["decoded_body"]["transfer"]["amount"] == "3000000"
+
+    # A co-signer would read 0.01 USDC while signing 3 USDC.
+    edited = json.loads(json.dumps(original))
+    edited["decoded_body"]["transfer"]["amount"] = "10000"
+    json.dump(edited, open(path, "w"), indent=2)
+    r = node.cli("tx", "sign", path, "--from", "alice", output="json", check=False)
+    assert r.rc == 1
+    assert r.json()["error"]["code"] == 309 and r.json()["error"]["name"] == "mismatch"
+    assert '"decoded_body" does not match "body"' in r.err and "/transfer/amount" in r.err
+    assert json.load(open(path))["signatures"] == {}  # nothing signed, file untouched
+
+    # Other edits of the readable fields: a dropped payload field, an added one, the chain id, the signers.
+    for field, edit in [
+            ("decoded_body", lambda d: d["decoded_body"]["transfer"].pop("amount")),
+            ("decoded_body", lambda d: d["decoded_body"].update({"memo_shown": "free"})),
+            ("chain_id", lambda d: d.update({"chain_id": "kontor-main"})),
+            ("signers", lambda d: d.update({"signers": [node.address("carol")]})),
+    ]:
+        doc = json.loads(json.dumps(original))
+        edit(doc)
+        json.dump(doc, open(path, "w"))
+        r = node.cli("tx", "sign", path, "--from", "alice", check=False)
+        assert r.rc == 1 and '"%s" does not match "body"' % field in r.err, (field, r.err)
+
+    # The file as generated (re-indented: the content, not the layout, is compared) is signed, and
+    # the signer is shown the body on stderr first.
+    json.dump(original, open(path, "w"), indent=4, sort_keys=True)
+    r = node.cli("tx", "sign", path, "--from", "alice")
+    assert "signing tx %s" % original["txid"] in r.err
+    assert '"amount": "3000000"' in r.err and node.address("alice") in r.err
+    assert "still to sign" in r.out
+    signed = json.load(open(path))
+    assert signed["missing_signatures"] == []
+
+    # broadcast checks the same: a signed file whose decoded_body is edited afterwards is refused.
+    edited = json.loads(json.dumps(signed))
+    edited["decoded_body"]["transfer"]["amount"] = "10000"
+    json.dump(edited, open(path, "w"))
+    r = node.cli("tx", "broadcast", path, output="json", check=False)
+    assert r.rc == 1 and r.json()["error"]["code"] == 309 and "/transfer/amount" in r.err
+    assert node.cli_json("query", "tx", original["txid"])["status"] == "unknown"
+    assert node.balance("bob", "USDC") == FUNDED
+    json.dump(signed, open(path, "w"))
+    assert node.cli_json("tx", "broadcast", path)["status"] == "committed"
+    assert node.balance("bob", "USDC") == FUNDED + 3 * USDC

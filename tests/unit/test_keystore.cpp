@@ -358,8 +358,41 @@ TEST_CASE("Keystore: KDF parameters over the limits give kTooLarge without deriv
       {"n = 2^63", [](json& d) { d["crypto"]["kdfparams"]["n"] = uint64_t{1} << 63; }},
       {"r = 33", [](json& d) { d["crypto"]["kdfparams"]["r"] = 33; }},
       {"r = 2^32", [](json& d) { d["crypto"]["kdfparams"]["r"] = uint64_t{1} << 32; }},
+      {"r = 2^63 with n = 2^63", [](json& d) {
+         d["crypto"]["kdfparams"]["n"] = uint64_t{1} << 63;
+         d["crypto"]["kdfparams"]["r"] = uint64_t{1} << 63;
+       }},
       {"p = 17", [](json& d) { d["crypto"]["kdfparams"]["p"] = 17; }},
       {"p = 2^32 + 1", [](json& d) { d["crypto"]["kdfparams"]["p"] = (uint64_t{1} << 32) + 1; }},
+      // Memory one step over 256 MiB: n or r one step above geth's standard file.
+      {"memory: n = 2^19 and r = 8 is 512 MiB", [](json& d) { d["crypto"]["kdfparams"]["n"] = uint64_t{1} << 19; }},
+      {"memory: n = 2^18 and r = 9 is 288 MiB",
+       [](json& d) {
+         d["crypto"]["kdfparams"]["n"] = uint64_t{1} << 18;
+         d["crypto"]["kdfparams"]["r"] = 9;
+       }},
+      {"memory: n = 2^22 and r = 1 is 512 MiB",
+       [](json& d) {
+         d["crypto"]["kdfparams"]["n"] = uint64_t{1} << 22;
+         d["crypto"]["kdfparams"]["r"] = 1;
+       }},
+      // Work one pass over 1 GiB: 4 passes over 256 MiB are the most.
+      {"work: n = 2^18 and r = 8 and p = 5",
+       [](json& d) {
+         d["crypto"]["kdfparams"]["n"] = uint64_t{1} << 18;
+         d["crypto"]["kdfparams"]["p"] = 5;
+       }},
+      {"work: n = 2^17 and r = 8 and p = 9",
+       [](json& d) {
+         d["crypto"]["kdfparams"]["n"] = uint64_t{1} << 17;
+         d["crypto"]["kdfparams"]["p"] = 9;
+       }},
+      {"pbkdf2 c = 2000001",
+       [](json& d) {
+         d["crypto"]["kdf"] = "pbkdf2";
+         d["crypto"]["kdfparams"]["prf"] = "hmac-sha256";
+         d["crypto"]["kdfparams"]["c"] = kKeystorePbkdf2RoundsMax + 1;
+       }},
       {"pbkdf2 c = 10^7 + 1",
        [](json& d) {
          d["crypto"]["kdf"] = "pbkdf2";
@@ -379,11 +412,12 @@ TEST_CASE("Keystore: KDF parameters over the limits give kTooLarge without deriv
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     CHECK(r.code() == Code::kTooLarge);
     CHECK(r2.code() == Code::kTooLarge);
+    CHECK_THAT(r.message(), Catch::Contains("at most"));
     CHECK(out == "unchanged");
     // scrypt with n = 2^21, r = 8 would take seconds and 2 GiB; refusing takes microseconds.
     CHECK(seconds < 0.5);
   }
-  // At the limit on r and p (with a small n) the file is accepted.
+  // At the limit on r and p (with a small n) the file is accepted and derives.
   json doc = base;
   doc["crypto"]["kdfparams"]["n"] = 2;
   doc["crypto"]["kdfparams"]["r"] = kKeystoreScryptRMax;
@@ -391,6 +425,152 @@ TEST_CASE("Keystore: KDF parameters over the limits give kTooLarge without deriv
   Bytes derived;
   CHECK(DeriveKeystoreKey(doc.dump(), "pw", &derived).ok());
   CHECK(derived.size() == 32);
+  // Exactly 256 MiB of memory (n = 2^18, r = 8, p = 1: geth's standard file) is accepted: the
+  // scrypt golden vector above is such a file and derives.
+}
+
+TEST_CASE("Keystore: scrypt limits at the exact boundary and one step over", "[keystore]") {
+  struct Case {
+    uint64_t n, r, p;
+    Code expected;
+  };
+  const uint64_t k18 = uint64_t{1} << 18;
+  const std::vector<Case> cases = {
+      // What wallets write.
+      {k18, 8, 1, Code::kOk},               // geth standard: 256 MiB, exactly the memory limit
+      {uint64_t{1} << 12, 8, 6, Code::kOk},  // geth --lightkdf
+      {uint64_t{1} << 13, 8, 1, Code::kOk},  // ethers.js / web3.js light
+      // Memory: 128 * r * n <= 256 MiB.
+      {uint64_t{1} << 19, 4, 1, Code::kOk},
+      {uint64_t{1} << 21, 1, 1, Code::kOk},
+      {uint64_t{1} << 16, 32, 1, Code::kOk},
+      {uint64_t{1} << 19, 8, 1, Code::kTooLarge},
+      {k18, 9, 1, Code::kTooLarge},
+      {uint64_t{1} << 22, 1, 1, Code::kTooLarge},
+      {uint64_t{1} << 17, 17, 1, Code::kTooLarge},
+      // Work: 128 * r * n * p <= 1 GiB.
+      {k18, 8, 4, Code::kOk},
+      {k18, 8, 5, Code::kTooLarge},
+      {uint64_t{1} << 21, 1, 4, Code::kOk},
+      {uint64_t{1} << 21, 1, 5, Code::kTooLarge},
+      {uint64_t{1} << 16, 32, 4, Code::kOk},
+      {uint64_t{1} << 16, 32, 5, Code::kTooLarge},
+      {uint64_t{1} << 16, 8, 16, Code::kOk},
+      {uint64_t{1} << 17, 8, 16, Code::kTooLarge},
+      // r and p alone.
+      {2, 32, 16, Code::kOk},
+      {2, 33, 1, Code::kTooLarge},
+      {2, 1, 17, Code::kTooLarge},
+      // No overflow on huge values.
+      {uint64_t{1} << 63, 1, 1, Code::kTooLarge},
+      {uint64_t{1} << 63, 32, 16, Code::kTooLarge},
+      {2, UINT64_MAX, 1, Code::kTooLarge},
+      {2, 1, UINT64_MAX, Code::kTooLarge},
+      // Shape before size.
+      {0, 8, 1, Code::kMalformed},
+      {1, 8, 1, Code::kMalformed},
+      {3 * k18, 8, 1, Code::kMalformed},
+      {2, 0, 1, Code::kMalformed},
+      {2, 8, 0, Code::kMalformed},
+  };
+  for (const Case& c : cases) {
+    INFO("n=" << c.n << " r=" << c.r << " p=" << c.p);
+    Result r = CheckScryptParams(c.n, c.r, c.p);
+    CHECK(r.code() == c.expected);
+    if (c.expected == Code::kTooLarge) CHECK_THAT(r.message(), Catch::Contains("at most"));
+  }
+  CHECK(CheckScryptParams(ScryptParams{}.n, ScryptParams{}.r, ScryptParams{}.p).ok());  // what we write
+}
+
+TEST_CASE("Keystore: PBKDF2 rounds at the exact boundary and one step over", "[keystore]") {
+  CHECK(CheckPbkdf2Rounds(1).ok());
+  CHECK(CheckPbkdf2Rounds(262'144).ok());  // geth's and MyEtherWallet's pbkdf2 files
+  CHECK(CheckPbkdf2Rounds(600'000).ok());  // OWASP's 2023 recommendation for HMAC-SHA256
+  CHECK(CheckPbkdf2Rounds(kKeystorePbkdf2RoundsMax).ok());
+  CHECK(kKeystorePbkdf2RoundsMax == 2'000'000);
+  Result over = CheckPbkdf2Rounds(kKeystorePbkdf2RoundsMax + 1);
+  CHECK(over.code() == Code::kTooLarge);
+  CHECK_THAT(over.message(), Catch::Contains("2000001"));
+  CHECK(CheckPbkdf2Rounds(UINT64_MAX).code() == Code::kTooLarge);
+  CHECK(CheckPbkdf2Rounds(0).code() == Code::kMalformed);
+}
+
+TEST_CASE("Keystore: a MAC differing in any single byte is refused", "[keystore]") {
+  // The comparison runs over all 32 bytes (constant time); one that stopped early or compared a
+  // prefix would accept some of these.
+  const std::string file = FastKeyfile(16, "pw");
+  const json doc = json::parse(file);
+  const std::string mac = doc["crypto"]["mac"];
+  Bytes secret;
+  REQUIRE(DecryptKeystore(file, "pw", &secret).ok());
+  for (size_t byte : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{30}, size_t{31}}) {
+    INFO("byte " << byte);
+    json bad = doc;
+    std::string hex = mac;
+    hex[2 * byte + 1] = hex[2 * byte + 1] == '0' ? '1' : '0';
+    bad["crypto"]["mac"] = hex;
+    Bytes out = "unchanged";
+    Result r = DecryptKeystore(bad.dump(), "pw", &out);
+    CHECK(r.code() == Code::kNotAuthorized);
+    CHECK(out == "unchanged");
+  }
+}
+
+TEST_CASE("Keystore: the address field is read but never trusted", "[keystore]") {
+  PrivateKey key = *PrivateKey::FromBytes(std::string(32, '\x02'));
+  const std::string file = FastKeyfile(17, "pw", &key);
+  PublicKey stored;
+  REQUIRE(KeystoreAddress(file, &stored).ok());
+  CHECK(stored == key.public_key());
+
+  // Another key's address in the file: decryption still gives the file's own key (the MAC does
+  // not cover the address), so callers must compare.
+  SeededRandom random(18);
+  const PrivateKey other = GeneratePrivateKey(random);
+  json doc = json::parse(file);
+  doc["address"] = EncodeAddress(other.public_key());
+  REQUIRE(KeystoreAddress(doc.dump(), &stored).ok());
+  CHECK(stored == other.public_key());
+  Bytes secret;
+  REQUIRE(DecryptKeystore(doc.dump(), "pw", &secret).ok());
+  CHECK(PrivateKey::FromBytes(secret)->public_key() == key.public_key());
+
+  doc.erase("address");
+  CHECK(KeystoreAddress(doc.dump(), &stored).code() == Code::kNotFound);
+  doc["address"] = 5;
+  CHECK(KeystoreAddress(doc.dump(), &stored).code() == Code::kMalformed);
+  doc["address"] = "kx1notanaddress";
+  CHECK_FALSE(KeystoreAddress(doc.dump(), &stored).ok());
+  CHECK(KeystoreAddress("not json", &stored).code() == Code::kMalformed);
+}
+
+TEST_CASE("SecureWipe zeroes buffers and strings", "[keystore]") {
+  unsigned char buffer[40];
+  for (unsigned char& b : buffer) b = 0xab;
+  SecureWipe(buffer, sizeof buffer);
+  for (unsigned char b : buffer) CHECK(b == 0);
+
+  std::string passphrase(100, 'x');
+  const char* storage = passphrase.data();
+  const size_t capacity = passphrase.capacity();
+  SecureWipe(&passphrase);
+  CHECK(passphrase.empty());
+  CHECK(passphrase.data() == storage);  // wiped in place, not reallocated
+  for (size_t i = 0; i < capacity; ++i) CHECK(storage[i] == '\0');
+
+  std::string small = "pw";  // small-string storage inside the object
+  SecureWipe(&small);
+  CHECK(small.empty());
+  {
+    std::string scoped = "secret passphrase that is long enough for the heap";
+    const char* heap = scoped.data();
+    const size_t size = scoped.size();
+    {
+      WipeOnExit wipe(scoped);
+    }
+    CHECK(scoped.empty());
+    for (size_t i = 0; i < size; ++i) CHECK(heap[i] == '\0');
+  }
 }
 
 }  // namespace kontor

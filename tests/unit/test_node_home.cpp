@@ -318,6 +318,178 @@ TEST_CASE("keyring: ImportKeystore takes the published PBKDF2 v3 vector", "[keyr
   CHECK_FALSE(fs::exists(home.path / "keyring-test" / "legacy2.json"));
 }
 
+TEST_CASE("keyring: an encrypted file with another key's address is listed as unverified and refused at unlock", "[keyring]") {
+  TempDir home("keyring-spoof");
+  SeededRandom random(21);
+  const PrivateKey eve = GeneratePrivateKey(random), bob = GeneratePrivateKey(random);
+  Keyring keyring(home.path, KeyringBackend::kFile);
+  KeyEntry added;
+  REQUIRE(keyring.Add("eve", eve, "eve-pass", random, kFast, &added).ok());
+  CHECK(added.address_verified);  // derived from the key just written
+
+  // Eve puts bob's address into her file; the MAC does not cover it.
+  const fs::path path = home.path / "keys" / "eve.json";
+  json doc = json::parse(ReadText(path));
+  doc["address"] = EncodeAddress(bob.public_key());
+  WriteText(path, doc.dump(2));
+
+  // Without the passphrase nothing can be checked: the stored address is shown as unverified.
+  std::vector<KeyEntry> list;
+  REQUIRE(keyring.List(&list).ok());
+  REQUIRE(list.size() == 1);
+  CHECK(list[0].key == bob.public_key());
+  CHECK_FALSE(list[0].address_verified);
+  KeyEntry found;
+  REQUIRE(keyring.Find("eve", &found).ok());
+  CHECK_FALSE(found.address_verified);
+
+  // Unlocking derives the key and refuses the file, naming it.
+  std::optional<PrivateKey> unlocked;
+  Result r = keyring.Unlock("eve", "eve-pass", &unlocked);
+  CHECK(r.code() == Code::kMismatch);
+  CHECK_THAT(r.message(), Catch::Contains(path.string()));
+  CHECK_THAT(r.message(), Catch::Contains(EncodeAddress(bob.public_key())));
+  CHECK_THAT(r.message(), Catch::Contains(EncodeAddress(eve.public_key())));
+  CHECK_FALSE(unlocked.has_value());
+  // A wrong passphrase is still kNotAuthorized (the MAC is checked first).
+  CHECK(keyring.Unlock("eve", "wrong", &unlocked).code() == Code::kNotAuthorized);
+
+  // With her own address back, the file unlocks.
+  doc["address"] = EncodeAddress(eve.public_key());
+  WriteText(path, doc.dump(2));
+  REQUIRE(keyring.Unlock("eve", "eve-pass", &unlocked).ok());
+  CHECK(unlocked->public_key() == eve.public_key());
+}
+
+TEST_CASE("keyring: a test key's address is derived from its secret and a wrong stored one is kMismatch", "[keyring]") {
+  TempDir home("keyring-test-spoof");
+  SeededRandom random(22);
+  const PrivateKey carol = GeneratePrivateKey(random), bob = GeneratePrivateKey(random);
+  Keyring keyring(home.path, KeyringBackend::kTest);
+  REQUIRE(keyring.Add("carol", carol, "", random, {}, nullptr).ok());
+  REQUIRE(keyring.Add("bob", bob, "", random, {}, nullptr).ok());
+  KeyEntry found;
+  REQUIRE(keyring.Find("carol", &found).ok());
+  CHECK(found.key == carol.public_key());
+  CHECK(found.address_verified);
+
+  const fs::path path = home.path / "keyring-test" / "carol.json";
+  json doc = json::parse(ReadText(path));
+  doc["address"] = EncodeAddress(bob.public_key());
+  WriteText(path, doc.dump(2));
+
+  Result r = keyring.Find("carol", &found);
+  CHECK(r.code() == Code::kMismatch);
+  CHECK_THAT(r.message(), Catch::Contains(path.string()));
+  std::optional<PrivateKey> unlocked;
+  CHECK(keyring.Unlock("carol", "", &unlocked).code() == Code::kMismatch);
+  CHECK_FALSE(unlocked.has_value());
+  // List leaves the file out and says why.
+  std::vector<KeyEntry> list;
+  std::vector<std::string> skipped;
+  REQUIRE(keyring.List(&list, &skipped).ok());
+  CHECK(Names(list) == std::vector<std::string>{"bob"});
+  REQUIRE(skipped.size() == 1);
+  CHECK_THAT(skipped[0], Catch::Contains("carol.json"));
+
+  // Without an address field the key is still the secret's.
+  doc.erase("address");
+  WriteText(path, doc.dump(2));
+  REQUIRE(keyring.Find("carol", &found).ok());
+  CHECK(found.key == carol.public_key());
+  REQUIRE(keyring.Unlock("carol", "", &unlocked).ok());
+  CHECK(unlocked->public_key() == carol.public_key());
+  REQUIRE(keyring.List(&list, &skipped).ok());
+  CHECK(Names(list) == std::vector<std::string>{"bob", "carol"});
+  CHECK(skipped.empty());
+}
+
+TEST_CASE("keyring: an imported key file keeps the address of its key and not the one it came with", "[keyring]") {
+  TempDir home("keyring-import-spoof");
+  SeededRandom random(23);
+  const PrivateKey mine = GeneratePrivateKey(random), other = GeneratePrivateKey(random);
+  json doc = json::parse(EncryptKeystore(mine, "import-pass", random, kFast));
+  doc["address"] = EncodeAddress(other.public_key());
+  Keyring keyring(home.path, KeyringBackend::kFile);
+  KeyEntry entry;
+  REQUIRE(keyring.ImportKeystore("mine", doc.dump(), "import-pass", &entry).ok());
+  CHECK(entry.key == mine.public_key());
+  CHECK(entry.address_verified);
+  CHECK(json::parse(ReadText(entry.path)).at("address") == EncodeAddress(mine.public_key()));
+  std::optional<PrivateKey> unlocked;
+  REQUIRE(keyring.Unlock("mine", "import-pass", &unlocked).ok());
+  CHECK(unlocked->public_key() == mine.public_key());
+}
+
+TEST_CASE("WriteFileAtomic: modes and no temp file left", "[keyring]") {
+  TempDir home("atomic-modes");
+  const fs::path secret = home.path / "sub" / "secret.json", open_file = home.path / "public.json";
+  REQUIRE(WriteFileAtomic(secret, "one", true).ok());
+  CHECK(ReadText(secret) == "one");
+  CHECK(ModeOf(secret) == 0600);
+  REQUIRE(WriteFileAtomic(open_file, "two", false).ok());
+  CHECK(ModeOf(open_file) == 0644);
+  // Replacing keeps the new mode and contents.
+  REQUIRE(WriteFileAtomic(secret, "three", true).ok());
+  CHECK(ReadText(secret) == "three");
+  CHECK(ModeOf(secret) == 0600);
+  CHECK(TempFiles(home.path) == 0);
+  CHECK(TempFiles(home.path / "sub") == 0);
+}
+
+TEST_CASE("WriteFileAtomic: a stale regular temp file is replaced and gives its mode to nobody", "[keyring]") {
+  TempDir home("atomic-stale");
+  const fs::path path = home.path / "key.json", tmp = home.path / "key.json.tmp";
+  WriteText(tmp, "half a key from a crash, and longer than what follows");
+  REQUIRE(::chmod(tmp.c_str(), 0666) == 0);
+  REQUIRE(WriteFileAtomic(path, "whole", true).ok());
+  CHECK(ReadText(path) == "whole");  // not the stale tail
+  CHECK(ModeOf(path) == 0600);       // a fresh file, not the stale one's 0666
+  CHECK_FALSE(fs::exists(tmp));
+}
+
+TEST_CASE("WriteFileAtomic: a symlink or directory at the temp path is refused and never followed", "[keyring]") {
+  TempDir home("atomic-symlink");
+  const fs::path path = home.path / "key.json", tmp = home.path / "key.json.tmp";
+  const fs::path victim = home.path / "victim.txt";
+  WriteText(victim, "do not touch");
+  REQUIRE(::chmod(victim.c_str(), 0644) == 0);
+
+  SECTION("a symlink to an existing file") {
+    fs::create_symlink(victim, tmp);
+    Result r = WriteFileAtomic(path, "secret key", true);
+    CHECK(r.code() == Code::kIo);
+    CHECK_THAT(r.message(), Catch::Contains(tmp.string()));
+    CHECK(ReadText(victim) == "do not touch");
+    CHECK(ModeOf(victim) == 0644);
+    CHECK(fs::is_symlink(tmp));  // left for the operator to look at
+    CHECK_FALSE(fs::exists(path));
+  }
+  SECTION("a dangling symlink") {
+    const fs::path planted = home.path / "planted.json";
+    fs::create_symlink(planted, tmp);
+    Result r = WriteFileAtomic(path, "secret key", true);
+    CHECK(r.code() == Code::kIo);
+    CHECK_FALSE(fs::exists(planted));
+    CHECK_FALSE(fs::exists(path));
+  }
+  SECTION("a directory") {
+    fs::create_directories(tmp / "inside");
+    Result r = WriteFileAtomic(path, "secret key", true);
+    CHECK(r.code() == Code::kIo);
+    CHECK(fs::is_directory(tmp / "inside"));
+    CHECK_FALSE(fs::exists(path));
+  }
+  SECTION("the target itself a symlink: replaced by the file, its target untouched") {
+    fs::create_symlink(victim, path);
+    REQUIRE(WriteFileAtomic(path, "secret key", true).ok());
+    CHECK_FALSE(fs::is_symlink(path));
+    CHECK(ReadText(path) == "secret key");
+    CHECK(ModeOf(path) == 0600);
+    CHECK(ReadText(victim) == "do not touch");
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Config
 

@@ -20,7 +20,13 @@ namespace fs = std::filesystem;
 
 void Check(const Result& r, const std::string& context) {
   if (r.ok()) return;
-  throw CliError((context.empty() ? "" : context + ": ") + r.message());
+  // The code travels with the error, so `--output json` reports it like a node's rejection.
+  v1::ErrorDetail detail;
+  detail.set_code(static_cast<uint32_t>(r.code()));
+  detail.set_name(std::string(CodeName(r.code())));
+  detail.set_category(std::string(CodeCategory(r.code())));
+  detail.set_message(r.message());
+  throw CliError((context.empty() ? "" : context + ": ") + r.message(), detail);
 }
 
 node::Keyring Context::keyring() const {
@@ -80,6 +86,7 @@ static std::string ReadTerminalLine(const std::string& prompt) {
   }
   char buf[1024];
   std::string line = std::fgets(buf, sizeof buf, tty) ? buf : "";
+  SecureWipe(buf, sizeof buf);
   if (have_mode) tcsetattr(fileno(tty), TCSANOW, &old_mode);
   std::fprintf(tty, "\n");
   std::fclose(tty);
@@ -96,7 +103,15 @@ std::string Context::Passphrase(const std::string& prompt, bool confirm) const {
   }
   if (const char* env = std::getenv("KONTOR_PASSPHRASE")) return env;
   std::string first = ReadTerminalLine(prompt);
-  if (confirm && ReadTerminalLine("repeat the passphrase: ") != first) throw CliError("the two passphrases differ");
+  if (confirm) {
+    std::string again = ReadTerminalLine("repeat the passphrase: ");
+    bool same = again == first;
+    SecureWipe(&again);
+    if (!same) {
+      SecureWipe(&first);
+      throw CliError("the two passphrases differ");
+    }
+  }
   return first;
 }
 
@@ -105,6 +120,7 @@ PrivateKey Context::UnlockKey(const std::string& name) const {
   node::KeyEntry entry;
   Check(ring.Find(name, &entry));
   std::string passphrase = ring.backend() == node::KeyringBackend::kFile ? Passphrase("passphrase for key '" + name + "': ") : "";
+  WipeOnExit wipe_passphrase(passphrase);
   std::optional<PrivateKey> key;
   Check(ring.Unlock(name, passphrase, &key));
   return *key;
@@ -120,6 +136,7 @@ PublicKey Context::ResolveKey(const std::string& name_or_address) const {
   node::KeyEntry entry;
   Result r = keyring().Find(name_or_address, &entry);
   if (r.ok()) return entry.key;
+  if (r.code() != Code::kNotFound) Check(r);  // e.g. a test key whose address is not its secret's
   node::Keyring other(home, keyring().backend() == node::KeyringBackend::kFile ? node::KeyringBackend::kTest
                                                                              : node::KeyringBackend::kFile);
   if (other.Find(name_or_address, &entry).ok()) return entry.key;

@@ -41,13 +41,22 @@ void AddTxCommands(CLI::App& app, Context& ctx) {
     v1::Tx t;
     v1::TxBody body;
     ReadTxFile(file, &t, &body);
+    // Show what is signed, decoded from the bytes that are signed (never the file's own
+    // "decoded_body", which ReadTxFile checked against them). stderr: stdout stays the result.
+    const json decoded = DecodedBodyJson(body);
+    if (!ctx.json_output()) {
+      std::string signers;
+      for (const auto& s : body.signers()) signers += "\n  " + EncodeAddress(Hash256::FromBytes(s));
+      std::fprintf(stderr, "signing tx %s\nsigners (the first pays the fee):%s\nbody:\n%s\n",
+                   ComputeTxid(t.body()).hex().c_str(), signers.c_str(), decoded.dump(2).c_str());
+    }
     PrivateKey key = ctx.UnlockKey(signer);
     OsRandom random;
     Check(SignTx(&t, key, random));
     json doc = TxFileJson(body, t.body(), t);
     Check(node::WriteFileAtomic(out.empty() ? file : out, doc.dump(2) + "\n", false));
     if (ctx.json_output()) return PrintJson({{"txid", doc["txid"]}, {"signed_by", EncodeAddress(key.public_key())},
-                                      {"missing_signatures", doc["missing_signatures"]}});
+                                      {"missing_signatures", doc["missing_signatures"]}, {"decoded_body", decoded}});
     std::string missing;
     for (const auto& m : doc["missing_signatures"]) missing += (missing.empty() ? "" : ", ") + m.get<std::string>();
     PrintFields({{"txid", doc["txid"].get<std::string>()},

@@ -27,16 +27,20 @@ void AddTxOptions(CLI::App* cmd, TxOptions& o, bool allow_cosigners) {
   cmd->add_option("--wait", o.wait_seconds, "seconds to wait for the tx's block")->capture_default_str();
 }
 
-json TxFileJson(const v1::TxBody& body, const std::string& body_bytes, const v1::Tx& tx) {
-  json signers = json::array();
-  for (const auto& s : body.signers()) signers.push_back(EncodeAddress(Hash256::FromBytes(s)));
-  json signatures = json::object();
-  for (const auto& s : tx.signatures()) signatures[EncodeAddress(Hash256::FromBytes(s.signer()))] = HexEncode(s.signature());
+json DecodedBodyJson(const v1::TxBody& body) {
   std::string readable;
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = false;
   options.preserve_proto_field_names = true;
   (void)google::protobuf::util::MessageToJsonString(body, &readable, options);
+  return json::parse(readable, nullptr, false);
+}
+
+json TxFileJson(const v1::TxBody& body, const std::string& body_bytes, const v1::Tx& tx) {
+  json signers = json::array();
+  for (const auto& s : body.signers()) signers.push_back(EncodeAddress(Hash256::FromBytes(s)));
+  json signatures = json::object();
+  for (const auto& s : tx.signatures()) signatures[EncodeAddress(Hash256::FromBytes(s.signer()))] = HexEncode(s.signature());
   json missing = json::array();
   for (const auto& s : signers)
     if (!signatures.contains(s.get<std::string>())) missing.push_back(s);
@@ -47,8 +51,45 @@ json TxFileJson(const v1::TxBody& body, const std::string& body_bytes, const v1:
           {"signers", signers},
           {"signatures", signatures},
           {"missing_signatures", missing},
-          {"decoded_body", json::parse(readable, nullptr, false)}};
+          {"decoded_body", DecodedBodyJson(body)}};
 }
+
+namespace {
+
+// The first place where `shown` differs from `expected`, as a JSON pointer ("/transfer/amount").
+std::string FirstDifference(const json& expected, const json& shown) {
+  json patch = json::diff(expected, shown);
+  if (patch.empty() || !patch[0].contains("path")) return "";
+  return patch[0]["path"].get<std::string>();
+}
+
+[[noreturn]] void RefuseEdited(const std::string& path, const std::string& field, const std::string& detail) {
+  Check({Code::kMismatch, path + ": \"" + field + "\" does not match \"body\"" + detail +
+                              "; what the file shows is not what would be signed (was it edited?): refusing it"});
+  std::abort();  // Check threw
+}
+
+// The fields a person reads (decoded_body, and the chain id and signers beside it) are derived
+// from "body", which is what is signed. A file whose readable fields say something else would
+// show a co-signer other terms than the ones they sign, so it is refused. Each is optional: a
+// file without them shows nothing that could mislead.
+void CheckShownFields(const std::string& path, const json& doc, const v1::TxBody& body) {
+  if (doc.contains("decoded_body")) {
+    json expected = DecodedBodyJson(body);
+    if (doc["decoded_body"] != expected) {
+      std::string where = FirstDifference(expected, doc["decoded_body"]);
+      RefuseEdited(path, "decoded_body", where.empty() ? "" : " (first difference at " + where + ")");
+    }
+  }
+  if (doc.contains("chain_id") && doc["chain_id"] != body.chain_id()) RefuseEdited(path, "chain_id", "");
+  if (doc.contains("signers")) {
+    json signers = json::array();
+    for (const auto& s : body.signers()) signers.push_back(EncodeAddress(Hash256::FromBytes(s)));
+    if (doc["signers"] != signers) RefuseEdited(path, "signers", "");
+  }
+}
+
+}  // namespace
 
 void ReadTxFile(const std::string& path, v1::Tx* tx, v1::TxBody* body) {
   std::string text;
@@ -62,6 +103,7 @@ void ReadTxFile(const std::string& path, v1::Tx* tx, v1::TxBody* body) {
   Check(DecodeCanonical(*bytes, limits::kTxBytesMax, "tx body", body), path);
   if (doc.contains("txid") && doc["txid"] != ComputeTxid(*bytes).hex())
     throw CliError(path + ": \"txid\" does not match the body (the file was edited?)");
+  CheckShownFields(path, doc, *body);
   tx->Clear();
   tx->set_body(*bytes);
   json sigs = doc.value("signatures", json::object());

@@ -35,9 +35,14 @@ void AddTxOptions(CLI::App* cmd, TxOptions& options, bool allow_cosigners = fals
 // Builds a body with the common fields and `fill`'s payload, then generates, or signs and broadcasts.
 void RunTx(Context& ctx, const TxOptions& options, const std::function<void(v1::TxBody&, const AssetTable&)>& fill);
 
+// The readable form of a body: protobuf's JSON mapping with the .proto field names (a tx file's
+// "decoded_body").
+json DecodedBodyJson(const v1::TxBody& body);
 // The tx file (JSON) of a body and its signatures so far.
 json TxFileJson(const v1::TxBody& body, const std::string& body_bytes, const v1::Tx& tx);
-// Reads a tx file; checks the body is canonical and the txid matches. Fills tx (body + signatures).
+// Reads a tx file; checks the body is canonical and the txid matches, that "decoded_body",
+// "chain_id" and "signers" (where present) are what "body" decodes to (kMismatch naming the field
+// otherwise), and that every signature verifies. Fills tx (body + signatures).
 void ReadTxFile(const std::string& path, v1::Tx* tx, v1::TxBody* body);
 // Submits a complete envelope; waits for commit unless async; prints the outcome.
 void BroadcastAndReport(Context& ctx, const std::string& envelope, bool async, int wait_seconds);
