@@ -472,3 +472,21 @@ def test_broadcast_and_sign_refuse_a_signature_that_does_not_verify(node, tmp_pa
     json.dump(doc, open(path, "w"))
     assert node.cli_json("tx", "broadcast", path)["status"] == "committed"
     assert node.balance("bob", "USDC") == 100_000 * 10 ** 6 + 3 * 10 ** 6
+
+
+def test_query_state_kind_is_1_to_255_and_id_at_most_256_bytes(node):
+    api = Api(node)
+    try:
+        for kind in (0, 256, 257, 1 << 16):
+            expect_code(api.error("QueryState", field_varint(1, kind) + field_bytes(2, b"x")),
+                        grpc.StatusCode.INVALID_ARGUMENT, 108, "bad_field", "1..255")
+        # 255 is a kind nobody uses: answered, not found.
+        answer = api.call("QueryState", field_varint(1, 255) + field_bytes(2, b"x"))
+        assert one(answer, 1, 0) == 0
+        assert len(one(answer, 3)) == 32 and len(one(answer, 5)) == 32  # its state key and the root
+        # An id of exactly 256 bytes is looked up; 257 is too large.
+        api.call("QueryState", field_varint(1, 16) + field_bytes(2, b"k" * 256))
+        expect_code(api.error("QueryState", field_varint(1, 16) + field_bytes(2, b"k" * 257)),
+                    grpc.StatusCode.INVALID_ARGUMENT, 102, "too_large")
+    finally:
+        api.close()

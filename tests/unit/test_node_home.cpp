@@ -805,3 +805,44 @@ TEST_CASE("home: HomeLock is exclusive, reports the holder's pid, and is release
   CHECK(HomeLock::Acquire(home.path / "no-such-dir", &nowhere).code() == Code::kIo);
   CHECK(nowhere == nullptr);
 }
+
+TEST_CASE("config: a negative integer is refused for every integer key, not wrapped to a huge limit", "[config]") {
+  TempDir home("config-negative");
+  const std::vector<std::pair<std::string, std::string>> keys = {
+      {"api", "grpc_message_bytes_max"},   {"consensus", "block_interval_ms"},     {"consensus", "heartbeat_interval_ms"},
+      {"mempool", "txs_max"},              {"mempool", "bytes_max"},               {"mempool", "account_txs_max"},
+      {"mempool", "nonce_gap_max"},        {"mempool", "tx_ttl_ms"},               {"mempool", "rejected_cache_entries_max"},
+      {"storage", "state_history_heights"}};
+  for (const auto& [section, key] : keys) {
+    std::string text = "[" + section + "]\n" + key + " = -1\n";
+    INFO(text);
+    Config out;
+    Result r = LoadText(home.path, text, &out);
+    CHECK(r.code() == Code::kMalformed);
+    CHECK_THAT(r.message(), Catch::Contains(section + "." + key + " must be a non-negative integer"));
+  }
+}
+
+TEST_CASE("config: mempool limits at their bounds", "[config]") {
+  Config c;
+  CHECK(ValidateConfig(c).ok());
+  c.mempool_nonce_gap_max = c.mempool_account_txs_max;
+  CHECK(ValidateConfig(c).ok());
+  c.mempool_nonce_gap_max = c.mempool_account_txs_max + 1;
+  CHECK_THAT(ValidateConfig(c).message(), Catch::Contains("mempool.nonce_gap_max"));
+  c = Config{};
+  c.mempool_tx_ttl_ms = 1000;
+  CHECK(ValidateConfig(c).ok());
+  c.mempool_tx_ttl_ms = 999;
+  CHECK_THAT(ValidateConfig(c).message(), Catch::Contains("mempool.tx_ttl_ms"));
+  c.mempool_tx_ttl_ms = 86'400'000;
+  CHECK(ValidateConfig(c).ok());
+  c.mempool_tx_ttl_ms = 86'400'001;
+  CHECK(ValidateConfig(c).code() == Code::kMalformed);
+  c = Config{};
+  c.mempool_account_txs_max = 10'000;
+  c.mempool_nonce_gap_max = 16;
+  CHECK(ValidateConfig(c).ok());
+  c.mempool_account_txs_max = 10'001;
+  CHECK_THAT(ValidateConfig(c).message(), Catch::Contains("mempool.account_txs_max"));
+}
