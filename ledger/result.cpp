@@ -72,4 +72,22 @@ std::string Result::ToString() const {
   return std::string(CodeName(code_)) + " (" + std::to_string(static_cast<unsigned>(code_)) + "): " + message_;
 }
 
+std::string EchoInput(std::string_view input, size_t bytes_max) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "'";
+  for (size_t i = 0; i < input.size() && i < bytes_max; ++i) {
+    auto c = static_cast<unsigned char>(input[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  out += "'";
+  if (input.size() > bytes_max) out += "...(" + std::to_string(input.size()) + " bytes)";
+  return out;
+}
+
 }  // namespace kontor

@@ -98,6 +98,11 @@ class [[nodiscard]] Result {
   std::string message_;
 };
 
+// A piece of a sender's input quoted for an error message: at most `bytes_max` bytes (then
+// "…(N bytes)"), control and non-ASCII bytes as \xNN. Errors never echo input whole: a long
+// chain id must not push a reply past a client's metadata limit and lose the real error.
+std::string EchoInput(std::string_view input, size_t bytes_max = 64);
+
 #define KONTOR_RETURN_IF_ERROR(expr)      \
   do {                                    \
     ::kontor::Result result__ = (expr);   \

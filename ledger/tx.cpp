@@ -15,13 +15,16 @@ Hash256 ComputeTxid(std::string_view body_bytes) {
 }
 
 Result DecodeTx(std::string_view envelope, std::string_view chain_id, DecodedTx* out) {
+  if (envelope.empty()) return {Code::kMalformed, "the tx is empty (0 bytes)"};
   KONTOR_RETURN_IF_ERROR(DecodeCanonical(envelope, limits::kTxBytesMax, "tx", &out->tx));
   // Known as soon as the envelope decodes, so even a rejection can name its tx.
   out->txid = ComputeTxid(out->tx.body());
   KONTOR_RETURN_IF_ERROR(DecodeCanonical(out->tx.body(), limits::kTxBytesMax, "tx body", &out->body));
   const v1::TxBody& body = out->body;
+  if (out->tx.body().empty()) return {Code::kMalformed, "the tx has no body"};
   if (body.chain_id() != chain_id)
-    return {Code::kWrongChain, "tx is for chain '" + body.chain_id() + "', this is '" + std::string(chain_id) + "'"};
+    return {Code::kWrongChain, (body.chain_id().empty() ? std::string("tx names no chain") : "tx is for chain " + EchoInput(body.chain_id())) +
+                                   ", this is '" + std::string(chain_id) + "'"};
   if (body.signers_size() == 0) return {Code::kNoSigners, "tx has no signers"};
   if (static_cast<size_t>(body.signers_size()) > limits::kTxSignersMax)
     return {Code::kTooLarge, "tx has " + std::to_string(body.signers_size()) + " signers; at most 8 allowed"};

@@ -97,7 +97,8 @@ Result ValidateConfig(const Config& c) {
   if (c.mempool_txs_max == 0 || c.mempool_txs_max > 10'000'000) return Bad("mempool.txs_max must be 1..10000000");
   if (c.mempool_bytes_max < 65536) return Bad("mempool.bytes_max must be at least 65536");
   if (c.mempool_account_txs_max == 0 || c.mempool_account_txs_max > 10'000) return Bad("mempool.account_txs_max must be 1..10000");
-  if (c.mempool_nonce_gap_max > c.mempool_account_txs_max) return Bad("mempool.nonce_gap_max must be 0..account_txs_max");
+  // The nonce window (account_txs_max) bounds a gap too; a larger nonce_gap_max is harmless.
+  if (c.mempool_nonce_gap_max > 10'000) return Bad("mempool.nonce_gap_max must be 0..10000");
   if (c.mempool_tx_ttl_ms < 1000 || c.mempool_tx_ttl_ms > 86'400'000) return Bad("mempool.tx_ttl_ms must be 1000..86400000");
   if (c.grpc_message_bytes_max < 65536 || c.grpc_message_bytes_max > (1u << 30)) return Bad("api.grpc_message_bytes_max must be 65536..2^30");
   if (c.state_history_heights == 0 || c.state_history_heights > 100'000) return Bad("storage.state_history_heights must be 1..100000");

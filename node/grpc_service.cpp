@@ -1,6 +1,8 @@
 #include "node/grpc_service.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+
+#include <algorithm>
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
@@ -8,6 +10,22 @@
 #include "ledger/bech32m.h"
 
 namespace kontor::node {
+
+namespace {
+// An error's text as sent: at most this many bytes, so a reply never passes a client's metadata
+// limit (gRPC clients refuse trailers over 8 KiB by default, and the message goes in one).
+constexpr size_t kErrorMessageBytesMax = 512;
+
+std::string Capped(std::string text) {
+  if (text.size() <= kErrorMessageBytesMax) return text;
+  size_t full = text.size();
+  text.resize(kErrorMessageBytesMax);
+  // Do not cut a UTF-8 sequence in half.
+  while (!text.empty() && (static_cast<unsigned char>(text.back()) & 0xC0) == 0x80) text.pop_back();
+  if (!text.empty() && static_cast<unsigned char>(text.back()) >= 0xC0) text.pop_back();
+  return text + "...(" + std::to_string(full) + " bytes)";
+}
+}  // namespace
 
 grpc::Status ToStatus(const Result& result) {
   if (result.ok()) return grpc::Status::OK;
@@ -25,8 +43,8 @@ grpc::Status ToStatus(const Result& result) {
   detail.set_code(n);
   detail.set_name(std::string(CodeName(result.code())));
   detail.set_category(std::string(CodeCategory(result.code())));
-  detail.set_message(result.message());
-  return grpc::Status(code, result.ToString(), detail.SerializeAsString());
+  detail.set_message(Capped(result.message()));
+  return grpc::Status(code, Capped(result.ToString()), detail.SerializeAsString());
 }
 
 bool DetailOf(const grpc::Status& status, v1::ErrorDetail* detail) {
@@ -38,7 +56,7 @@ static v1::ErrorDetail DetailFrom(const Result& r) {
   d.set_code(static_cast<unsigned>(r.code()));
   d.set_name(std::string(CodeName(r.code())));
   d.set_category(std::string(CodeCategory(r.code())));
-  d.set_message(r.message());
+  d.set_message(Capped(r.message()));
   return d;
 }
 
@@ -62,6 +80,8 @@ class GrpcServer::Service final : public v1::Node::Service {
                              v1::SubmitTxBatchResponse* resp) override {
     // Admit in chunks so a long stream is verified in parallel without holding it all.
     constexpr size_t kChunk = 512;
+    // The reply holds a result per tx: a stream may not grow it without bound.
+    constexpr size_t kBatchTxsMax = 100'000;
     std::vector<std::string> chunk;
     v1::SubmitTxRequest req;
     auto flush = [&] {
@@ -77,7 +97,13 @@ class GrpcServer::Service final : public v1::Node::Service {
       }
       chunk.clear();
     };
+    size_t received = 0;
     while (reader->Read(&req)) {
+      if (++received > kBatchTxsMax) {
+        if (!chunk.empty()) flush();
+        return ToStatus({Code::kTooLarge, "a batch holds at most " + std::to_string(kBatchTxsMax) + " txs; the first " +
+                                              std::to_string(kBatchTxsMax) + " were processed (look them up by txid) and the rest ignored"});
+      }
       chunk.push_back(std::move(*req.mutable_tx()));
       if (chunk.size() == kChunk) flush();
     }
@@ -124,7 +150,11 @@ class GrpcServer::Service final : public v1::Node::Service {
 
   grpc::Status StreamBlocks(grpc::ServerContext* context, const v1::StreamBlocksRequest* req,
                             grpc::ServerWriter<v1::BlockEvent>* writer) override {
-    uint64_t sent = req->from_height() == 0 ? node_.GetStatus().height : req->from_height() - 1;
+    const uint64_t tip = node_.GetStatus().height;
+    if (req->from_height() > tip + 1)
+      return ToStatus({Code::kNotFound, "no block at height " + std::to_string(req->from_height()) + " yet; the tip is " +
+                                            std::to_string(tip) + " (stream from at most tip + 1, or 0 for the next block)"});
+    uint64_t sent = req->from_height() == 0 ? tip : req->from_height() - 1;
     while (!context->IsCancelled() && !node_.stopping()) {
       uint64_t tip = node_.WaitForBlockAbove(sent, std::chrono::milliseconds(500));
       while (sent < tip && !context->IsCancelled()) {
@@ -242,7 +272,9 @@ Result GrpcServer::Start(const std::string& listen, uint64_t message_bytes_max, 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), bound_port);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(message_bytes_max));
+  // No request is larger than one tx and its framing: gRPC refuses a bigger message from its
+  // length prefix, before the node buffers it. Replies (whole blocks) may be larger.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(message_bytes_max, kRequestBytesMax)));
   builder.SetMaxSendMessageSize(static_cast<int>(message_bytes_max));
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();

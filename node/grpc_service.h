@@ -8,9 +8,13 @@
 #include <string>
 
 #include "kontor/v1/node.grpc.pb.h"
+#include "ledger/limits.h"
 #include "node/node.h"
 
 namespace kontor::node {
+
+// The largest request the server reads: one tx envelope and its framing.
+inline constexpr uint64_t kRequestBytesMax = limits::kTxBytesMax + 4096;
 
 // A ledger result as a gRPC status: code by category, message "name (n): text", and an
 // ErrorDetail in the binary details.

@@ -62,6 +62,34 @@ def test_waiting_for_a_tx_the_block_drops_reports_the_rejection(node):
     assert node.balance("alice", "USDC") == have - (have // USDC - 1) * USDC
 
 
+def test_a_tx_that_needs_other_parties_is_not_sent_with_one_signature(node):
+    nonce = node.cli_json("query", "account", "alice")["nonce"]
+    r = node.cli("contract", "propose", "--from", "alice", "--provider", "bob", "--price", "3.6", "--deposit", "20",
+                 check=False)
+    assert r.rc == 1
+    assert "needs the signatures of other parties" in r.err and "--generate-only" in r.err
+    # Nothing reached the node: alice's nonce did not move and bob is party to no contract.
+    assert node.cli_json("query", "account", "alice")["nonce"] == nonce
+    assert node.cli_json("contract", "list", "bob") == []
+
+
+def test_invoice_issue_keeps_the_due_time_past_the_agreed_dispute_window(node, tmp_path):
+    # bob registered as a provider in the offer test above.
+    path = str(tmp_path / "invoiced.json")
+    node.cli("contract", "propose", "--from", "carol", "--provider", "bob", "--price", "3.6", "--asset", "USDC",
+             "--deposit", "10", "--invoiced", "--dispute-window", "1h", "--generate-only", "--out", path)
+    for signer in ("bob", "carol"):
+        node.cli("tx", "sign", path, "--from", signer)
+    cid = node.cli_json("tx", "broadcast", path)["txid"]
+    # Asked for 10 minutes, the CLI gives the renter at least the agreed hour (and a minute of
+    # slack for the block to come), so the ledger accepts the invoice.
+    inv = node.cli_json("invoice", "issue", cid, "--from", "bob", "--direct", "--due", "10m")["txid"]
+    shown = node.cli_json("invoice", "show", inv)
+    due, issued = int(shown["lines"]["due_at_ms"]), int(shown["issued_at_ms"])
+    assert due - issued >= 3_600_000
+    assert due - issued <= 3_600_000 + 60_000
+
+
 def test_audit_replay_of_a_missing_store_says_so_and_creates_nothing(node, tmp_path):
     missing = tmp_path / "no-such-store"
     r = node.cli("audit", "replay", "--data", str(missing), "--genesis", os.path.join(node.home, "genesis.json"),

@@ -335,7 +335,7 @@ def test_pending_duplicates_next_nonce_hint_and_a_full_mempool(slow_node, tmp_pa
     a2, a2_id, _ = w.transfer("alice", "bob", 4, 2)
     a3, _, _ = w.transfer("alice", "bob", 5, 3)
     b0, b0_id, _ = w.transfer("bob", "alice", 1, 0)
-    c0, _, _ = w.transfer("carol", "alice", 1, 0)
+    c0, _, _ = w.transfer("carol", "alice", 1, 0, memo="m" * 32)  # the lowest fee per byte of all
     c0_rich, c0_rich_id, _ = w.transfer("carol", "alice", 1, 0, fee=w.min_fee + 1)
     api = Api(node)
     try:
@@ -362,13 +362,17 @@ def test_pending_duplicates_next_nonce_hint_and_a_full_mempool(slow_node, tmp_pa
         # A 4th pending tx of alice is past the per-account window (3): retry later.
         expect_code(api.submit_error(a3), grpc.StatusCode.UNAVAILABLE, 500, "nonce_gap", "at most 3 pending per account")
 
-        # The mempool holds 4: bob fills it; carol at the same fee is refused, a higher fee evicts.
+        # The mempool holds 4: bob fills it. Eviction compares fee per byte among the payers' last
+        # txs: carol's larger tx at the same fee is refused; a higher fee evicts the lowest rate,
+        # alice's nonce-2 tx (same fee as bob's, one byte longer for its nonce).
         api.submit(b0)
         assert one(api.status(), 10, 0) == 4
         expect_code(api.submit_error(c0), grpc.StatusCode.RESOURCE_EXHAUSTED, 501, "mempool_full", "mempool is full")
         api.submit(c0_rich)
         assert api.tx_status(c0_rich_id) == 1
-        assert api.tx_status(b0_id) == 3  # evicted (bob's only tx is the cheapest last one)
+        assert api.tx_status(a2_id) == 3  # evicted
+        assert api.tx_status(b0_id) == 1
+        assert one(api.account(alice), 7, 0) == 2
         assert one(api.status(), 10, 0) == 4
         assert one(api.status(), 2, 0) == 0, "a block was produced during the test; its timing assumption failed"
     finally:

@@ -40,9 +40,14 @@ std::string Context::NodeAddress() const {
   if (const char* env = std::getenv("KONTOR_NODE"); env && *env) return env;
   // A kontord running on this home says where it listens.
   std::string run;
-  if (node::ReadWholeFile(home / "kontord.json", 4096, &run).ok()) {
-    json doc = json::parse(run, nullptr, false);
+  const std::filesystem::path run_file = home / "kontord.json";
+  if (std::filesystem::exists(run_file)) {
+    Result read = node::ReadWholeFile(run_file, 4096, &run);
+    json doc = read.ok() ? json::parse(run, nullptr, false) : json();
     if (doc.is_object() && doc.contains("grpc") && doc["grpc"].is_string()) return doc["grpc"].get<std::string>();
+    // Never fall back to a default port past a file that says otherwise: name the problem.
+    throw CliError(run_file.string() + " is damaged (" + (read.ok() ? "no \"grpc\" address in it" : read.message()) +
+                   "); a running kontord rewrites it at start. Remove it if no kontord runs on this home, or pass --node HOST:PORT");
   }
   node::Config config;
   if (node::LoadConfig(home, &config).ok()) return config.grpc_listen;
