@@ -53,7 +53,8 @@ Result Replay(const Store& store, const Genesis& genesis, Application& app, Thre
         uint64_t height = i + 1;
         std::string bytes;
         Result got = store.Get(store_keys::Block(height), &bytes);
-        if (!got.ok()) return {Code::kCorruption, "block " + std::to_string(height) + " is missing from the store"};
+        if (got.code() == Code::kNotFound) return {Code::kCorruption, "block " + std::to_string(height) + " is missing from the store"};
+        if (!got.ok()) return {Code::kCorruption, "block " + std::to_string(height) + " cannot be read: " + got.message()};
         v1::StoredBlock stored;
         if (!stored.ParseFromString(bytes)) return {Code::kCorruption, "block " + std::to_string(height) + " does not decode"};
         KONTOR_RETURN_IF_ERROR(CheckBlockIndexes(store, height, BlockHash(stored.block().header()), stored.block()));

@@ -72,10 +72,13 @@ Result Node::Start() {
                                  ". The home is initialised, so its store was deleted, emptied or moved; the node will not "
                                  "start a new chain in its place. Restore " + options.store.path +
                                  " (with tip.json) from a backup, or resync it; a new chain needs a new home (`kontord init`)"};
-  if (opened.code() == Code::kCorruption)
-    return {Code::kCorruption, opened.message() + ". The store is damaged; to recover, restore the home's data/ (with tip.json) "
-                                                  "from a backup or resync it, and run `kontor audit replay --node-home HOME` to "
-                                                  "find the first damaged height"};
+  // A table file LevelDB cannot read (truncated, unreadable) surfaces as an IO error, not as
+  // corruption; either way the store cannot be served. A locked store is another matter.
+  const bool locked = opened.code() == Code::kStorage && opened.message().find("is locked") != std::string::npos;
+  if (opened.code() == Code::kCorruption || (opened.code() == Code::kStorage && !locked))
+    return {opened.code(), opened.message() + ". The store is damaged or unreadable; check the disk, then restore the home's "
+                                              "data/ (with tip.json) from a backup or resync it, and run `kontor audit replay "
+                                              "--node-home HOME` to find the first damaged height"};
   KONTOR_RETURN_IF_ERROR(opened);
   if (have_tip.ok()) {
     KONTOR_RETURN_IF_ERROR(CheckStoreHoldsTip(chain_->store(), recorded));
