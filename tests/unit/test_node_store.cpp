@@ -199,7 +199,7 @@ TEST_CASE("node store: a genesis other than the pinned one is refused even befor
                               Catch::Contains(home.env.genesis().hash.hex()) && Catch::Contains("--adopt-genesis"));
 }
 
-TEST_CASE("node store: a full disk stops admission and health, is retried with back-off, and resumes", "[node][store]") {
+TEST_CASE("node store: a full disk stops admission and health and is retried with back-off until it resumes", "[node][store]") {
   Home home;
   FullDiskEnv disk;
   auto node = home.NewNode(&disk);

@@ -320,7 +320,7 @@ TEST_CASE("opening walks the newest blocks: a block that is not its child's pare
   fs::remove_all(dir);
 }
 
-TEST_CASE("a store that may not be created: a missing or empty one is refused, never started afresh", "[tamper]") {
+TEST_CASE("a store that may not be created: a missing or empty one is refused and never started afresh", "[tamper]") {
   fs::path dir = FreshDir("tamper-nostore");
   TestEnv reference;
   ChainOptions options;
