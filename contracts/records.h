@@ -37,7 +37,7 @@ std::optional<Message> Load(const StateView& view, Kind kind, std::string_view i
   auto bytes = view.Get(StateKey(static_cast<uint8_t>(kind), id));
   if (!bytes) return std::nullopt;
   Message m;
-  if (!m.ParseFromString(*bytes)) return std::nullopt;
+  if (!m.ParseFromString(*bytes)) DamagedRecord(static_cast<uint8_t>(kind), id);  // stops the node
   return m;
 }
 

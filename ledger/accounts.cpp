@@ -11,7 +11,8 @@ namespace kontor {
 
 v1::Account LoadAccount(const StateView& view, const PublicKey& key) {
   v1::Account account;
-  if (auto bytes = view.Get(AccountKey(key))) KONTOR_CHECK(account.ParseFromString(*bytes));
+  if (auto bytes = view.Get(AccountKey(key)); bytes && !account.ParseFromString(*bytes))
+    DamagedRecord(static_cast<uint8_t>(RecordKind::kAccount), key.view());
   return account;
 }
 
@@ -68,7 +69,7 @@ std::optional<v1::Asset> LoadAsset(const StateView& view, std::string_view symbo
   auto bytes = view.Get(AssetKey(symbol));
   if (!bytes) return std::nullopt;
   v1::Asset asset;
-  KONTOR_CHECK(asset.ParseFromString(*bytes));
+  if (!asset.ParseFromString(*bytes)) DamagedRecord(static_cast<uint8_t>(RecordKind::kAsset), symbol);
   return asset;
 }
 

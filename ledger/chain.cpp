@@ -1,8 +1,9 @@
 #include "ledger/chain.h"
 
+#include "ledger/block.h"
 #include "ledger/check.h"
-#include "ledger/pipeline.h"
 #include "ledger/codec.h"
+#include "ledger/pipeline.h"
 
 namespace kontor {
 
@@ -42,6 +43,32 @@ void PutStateChanges(WriteBatch& batch, const StateChanges& changes, uint64_t he
 
 }  // namespace
 
+Result CheckBlockIndexes(const Store& store, uint64_t height, const Hash256& hash, const v1::Block& block) {
+  const std::string where = "block " + std::to_string(height);
+  std::string value;
+  Result r = store.Get(store_keys::BlockHeight(hash), &value);
+  if (r.code() == Code::kNotFound) return {Code::kCorruption, where + ": its hash index entry is missing"};
+  KONTOR_RETURN_IF_ERROR(r);
+  if (value.size() != 8 || GetBigEndian64(value) != height)
+    return {Code::kCorruption, where + ": its hash index entry names another height"};
+  for (int i = 0; i < block.txs_size(); ++i) {
+    v1::Tx envelope;
+    if (!envelope.ParseFromString(block.txs(i))) return {Code::kCorruption, where + " tx " + std::to_string(i) + " does not decode"};
+    const Hash256 txid = ComputeTxid(envelope.body());
+    r = store.Get(store_keys::Tx(txid), &value);
+    if (r.code() == Code::kNotFound)
+      return {Code::kCorruption, where + " tx " + std::to_string(i) + ": the tx index has no entry for txid " + txid.hex()};
+    KONTOR_RETURN_IF_ERROR(r);
+    uint32_t index = 0;
+    if (value.size() == 12)
+      for (int b = 8; b < 12; ++b) index = index << 8 | static_cast<uint8_t>(value[b]);
+    if (value.size() != 12 || GetBigEndian64(value) != height || index != static_cast<uint32_t>(i))
+      return {Code::kCorruption, where + " tx " + std::to_string(i) + ": the tx index entry for txid " + txid.hex() +
+                                     " names another place"};
+  }
+  return Result::Ok();
+}
+
 Result GenesisState(const Genesis& genesis, Application& app, State* state) {
   StateDelta delta(state);
   KONTOR_RETURN_IF_ERROR(InitLedgerGenesis(genesis, delta));
@@ -68,6 +95,9 @@ Result Chain::Open(const ChainOptions& options, const Genesis& genesis, Applicat
   std::string stored_genesis;
   Result r = chain->store_->Get(store_keys::kGenesis, &stored_genesis);
   if (r.code() == Code::kNotFound) {
+    if (!options.store.create_if_missing && !options.store.in_memory)
+      return {Code::kNotFound, "the store at " + options.store.path +
+                                   " has no genesis record: it is empty or was not created by `kontord init`"};
     KONTOR_RETURN_IF_ERROR(chain->InitGenesis());
   } else {
     KONTOR_RETURN_IF_ERROR(r);
@@ -113,6 +143,14 @@ Result Chain::Load() {
       return {Code::kCorruption, "header of tip block " + std::to_string(height) + " is damaged"};
     if (BlockHash(stored.block().header()) != tip_hash)
       return {Code::kCorruption, "tip block " + std::to_string(height) + " does not hash to the recorded tip"};
+    if (header.height() != height)
+      return {Code::kCorruption, "tip block " + std::to_string(height) + " says it is at height " + std::to_string(header.height())};
+    // The next block repeats this commit as its last_commit: it must be a valid certificate.
+    Result commit = VerifyCommit(stored.commit(), genesis_, height, tip_hash);
+    if (!commit.ok())
+      return {Code::kCorruption, "the stored commit certificate of tip block " + std::to_string(height) +
+                                     " does not verify against the genesis validators (" + commit.message() + ")"};
+    KONTOR_RETURN_IF_ERROR(CheckRecentBlocks(stored));
     expected_root = Hash256::FromBytes(header.state_root());
     tip_ = ParentInfo{height, tip_hash, header.time_ms(), stored.commit()};
   }
@@ -131,6 +169,33 @@ Result Chain::Load() {
     return {Code::kCorruption, "state loaded from the store has root " + state_.root().hex() + " but block " +
                                    std::to_string(height) + " says " + expected_root.hex() +
                                    "; the store is damaged (run `kontor audit replay` to find where)"};
+  return Result::Ok();
+}
+
+// Walks back from the tip: each block decodes, sits at its height, hashes to what its child
+// names as parent, and has its hash and tx index entries.
+Result Chain::CheckRecentBlocks(const v1::StoredBlock& tip_block) const {
+  v1::StoredBlock stored = tip_block;
+  v1::BlockHeader header;
+  KONTOR_CHECK(header.ParseFromString(stored.block().header()));
+  const uint64_t tip_height = header.height();
+  const uint64_t lowest = tip_height > options_.startup_check_blocks ? tip_height - options_.startup_check_blocks + 1 : 1;
+  Hash256 expected_hash = BlockHash(stored.block().header());
+  for (uint64_t height = tip_height;; --height) {
+    if (height != tip_height) {
+      KONTOR_RETURN_IF_ERROR(GetBlock(height, &stored));
+      if (!header.ParseFromString(stored.block().header()) || header.height() != height)
+        return {Code::kCorruption, "header of block " + std::to_string(height) + " is damaged"};
+      if (BlockHash(stored.block().header()) != expected_hash)
+        return {Code::kCorruption, "block " + std::to_string(height) + " is not the parent block " + std::to_string(height + 1) +
+                                       " names"};
+    }
+    KONTOR_RETURN_IF_ERROR(CheckBlockIndexes(*store_, height, expected_hash, stored.block()));
+    if (height == lowest) break;
+    if (header.prev_hash().size() != 32)
+      return {Code::kCorruption, "header of block " + std::to_string(height) + " is damaged"};
+    expected_hash = Hash256::FromBytes(header.prev_hash());
+  }
   return Result::Ok();
 }
 

@@ -26,6 +26,9 @@ struct ChainOptions {
   size_t threads = 0;                    // signature-check threads; 0 = one per core
   size_t state_history_heights = 64;     // heights whose state proofs can be served
   size_t signature_cache_entries = 1 << 18;
+  // Opening checks this many of the newest blocks (ending at the tip) and their hash and tx
+  // index entries; `kontor audit replay` checks them all. Bounds the work at start.
+  uint64_t startup_check_blocks = 32;
 };
 
 // Store keys (see docs/protocol.md "Store layout").
@@ -35,6 +38,8 @@ std::string BlockHeight(const Hash256& h);  // "h" + hash -> height BE8
 std::string Tx(const Hash256& txid);        // "t" + txid -> height BE8 + index BE4
 std::string StateEntry(const Hash256& key); // "s" + key -> height BE8 (last written) + value
 inline constexpr std::string_view kStatePrefix = "s";
+inline constexpr std::string_view kBlockHeightPrefix = "h";
+inline constexpr std::string_view kTxPrefix = "t";
 inline constexpr std::string_view kGenesis = "mgenesis";  // -> genesis hash
 inline constexpr std::string_view kTip = "mtip";          // -> height BE8 + block hash
 }  // namespace store_keys
@@ -44,10 +49,20 @@ struct TxLocation {
   uint32_t index = 0;
 };
 
+// Checks the indexes of a stored block at `height` whose header hashes to `hash`: the hash
+// index names `height`, and every tx's index entry names (`height`, its position). Errors:
+// kCorruption naming the height and what is missing or wrong.
+Result CheckBlockIndexes(const Store& store, uint64_t height, const Hash256& hash, const v1::Block& block);
+
 class Chain {
  public:
-  // Opens (creating at genesis if empty) the chain store. Errors: kStorage (cannot open or
-  // locked), kMismatch (the store belongs to another genesis), kCorruption (state or tip damaged).
+  // Opens (creating at genesis if empty and options.store.create_if_missing) the chain store,
+  // then checks it before anything runs: the tip record, the tip's commit certificate against
+  // the genesis validators, the newest options.startup_check_blocks blocks (decode, hash links,
+  // hash and tx index entries), and the whole state against the tip's state root.
+  // Errors: kStorage (cannot open or locked), kNotFound (no store, or a store without a genesis
+  // record, when it may not be created), kMismatch (the store belongs to another genesis),
+  // kCorruption (tip, blocks, indexes, commit or state damaged).
   static Result Open(const ChainOptions& options, const Genesis& genesis, Application* app, std::unique_ptr<Chain>* out);
 
   uint64_t height() const { return tip_.height; }
@@ -84,6 +99,7 @@ class Chain {
   Chain(const ChainOptions& options, const Genesis& genesis, Application* app);
   Result InitGenesis();
   Result Load();
+  Result CheckRecentBlocks(const v1::StoredBlock& tip_block) const;
 
   ChainOptions options_;
   const Genesis& genesis_;

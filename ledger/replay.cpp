@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "ledger/block.h"
 #include "ledger/chain.h"
 #include "ledger/executor.h"
 #include "ledger/pipeline.h"
@@ -52,9 +53,11 @@ Result Replay(const Store& store, const Genesis& genesis, Application& app, Thre
         uint64_t height = i + 1;
         std::string bytes;
         Result got = store.Get(store_keys::Block(height), &bytes);
-        if (!got.ok()) return {Code::kCorruption, "block " + std::to_string(height) + " is missing from the store"};
+        if (got.code() == Code::kNotFound) return {Code::kCorruption, "block " + std::to_string(height) + " is missing from the store"};
+        if (!got.ok()) return {Code::kCorruption, "block " + std::to_string(height) + " cannot be read: " + got.message()};
         v1::StoredBlock stored;
         if (!stored.ParseFromString(bytes)) return {Code::kCorruption, "block " + std::to_string(height) + " does not decode"};
+        KONTOR_RETURN_IF_ERROR(CheckBlockIndexes(store, height, BlockHash(stored.block().header()), stored.block()));
         *block = std::move(*stored.mutable_block());
         *commit = std::move(*stored.mutable_commit());
         return Result::Ok();
@@ -81,6 +84,27 @@ Result Replay(const Store& store, const Genesis& genesis, Application& app, Thre
     return fail(report->tip_height, {Code::kCorruption, "the store's tip record names another block than block " +
                                                             std::to_string(report->tip_height)});
   if (report->tip_height == 0) report->state_root = state.root();
+
+  // Every block's and tx's index entry was checked above; entries beyond those (left by a
+  // damaged store or a lost block) would answer for blocks or txs the chain does not hold.
+  uint64_t hash_entries = 0, tx_entries = 0;
+  Result index = Result::Ok();
+  KONTOR_RETURN_IF_ERROR(store.Scan(store_keys::kBlockHeightPrefix, [&](std::string_view, std::string_view) { return ++hash_entries, true; }));
+  KONTOR_RETURN_IF_ERROR(store.Scan(store_keys::kTxPrefix, [&](std::string_view, std::string_view v) {
+    ++tx_entries;
+    if (v.size() == 12 && GetBigEndian64(v) <= report->tip_height) return true;
+    index = Result(Code::kCorruption, "the tx index has an entry for height " +
+                                          (v.size() == 12 ? std::to_string(GetBigEndian64(v)) : std::string("(damaged)")) +
+                                          ", above the tip " + std::to_string(report->tip_height));
+    return false;
+  }));
+  if (!index.ok()) return fail(report->tip_height, index);
+  if (hash_entries != report->tip_height)
+    return fail(report->tip_height, {Code::kCorruption, "the block hash index holds " + std::to_string(hash_entries) +
+                                                            " entries for " + std::to_string(report->tip_height) + " blocks"});
+  if (tx_entries != report->txs)
+    return fail(report->tip_height, {Code::kCorruption, "the tx index holds " + std::to_string(tx_entries) + " entries for " +
+                                                            std::to_string(report->txs) + " committed txs"});
 
   // The stored state must be exactly the replayed state.
   Result mismatch = Result::Ok();

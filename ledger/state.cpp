@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "ledger/check.h"
@@ -45,6 +48,23 @@ Hash256 StateKey(uint8_t kind, std::string_view id) {
   Hash256 key = ComputeStateKey(kind, id);
   memo.emplace(k, key);
   return key;
+}
+
+namespace {
+std::atomic<DamagedRecordHandler> damaged_record_handler{nullptr};
+}  // namespace
+
+void SetDamagedRecordHandler(DamagedRecordHandler handler) { damaged_record_handler = handler; }
+
+void DamagedRecord(uint8_t kind, std::string_view id) {
+  const std::string message =
+      "state record of kind " + std::to_string(kind) + " with id " + HexEncode(id) + " (key " + StateKey(kind, id).hex() +
+      ") does not decode: the node's state is damaged and it stops rather than serve it. To recover: restore the "
+      "home's data/ from a backup (or resync it), and run `kontor audit replay --node-home HOME` to find the first "
+      "damaged height";
+  if (DamagedRecordHandler handler = damaged_record_handler.load()) handler(kind, id, message);
+  std::fprintf(stderr, "kontor: %s\n", message.c_str());
+  std::abort();
 }
 
 std::optional<std::string> StateDelta::Get(const Hash256& key) const {

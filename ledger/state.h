@@ -33,6 +33,16 @@ enum class RecordKind : uint8_t {
 Hash256 StateKey(uint8_t kind, std::string_view id);
 inline Hash256 StateKey(RecordKind kind, std::string_view id) { return StateKey(static_cast<uint8_t>(kind), id); }
 
+// A committed record that does not decode as its kind. Opening a store checks every record
+// against the tip's state root, so this means the store or memory is damaged (or a bug wrote
+// it): going on would serve a wrong ledger. Calls the handler — by default it prints the
+// record, what is damaged and how to recover to stderr and aborts the process — and aborts if
+// the handler returns. Every typed load (accounts, assets, the application's records) calls it.
+[[noreturn]] void DamagedRecord(uint8_t kind, std::string_view id);
+// Tests install a handler that throws; nullptr restores the default.
+using DamagedRecordHandler = void (*)(uint8_t kind, std::string_view id, const std::string& message);
+void SetDamagedRecordHandler(DamagedRecordHandler handler);
+
 // What a block changed: sorted by key, each key once; nullopt = erased.
 using StateChanges = std::vector<std::pair<Hash256, std::optional<std::string>>>;
 

@@ -27,6 +27,7 @@ Result Store::Open(const StoreOptions& options, std::unique_ptr<Store>* out) {
   store->cache_.reset(leveldb::NewLRUCache(options.cache_bytes));
   opts.block_cache = store->cache_.get();
   std::string path = options.path;
+  if (options.env) opts.env = options.env;
   if (options.in_memory) {
     store->env_.reset(leveldb::NewMemEnv(leveldb::Env::Default()));
     opts.env = store->env_.get();

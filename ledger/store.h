@@ -25,6 +25,7 @@ struct StoreOptions {
   bool sync = true;            // fsync every batch (what makes a committed block survive a crash)
   bool create_if_missing = true;
   size_t cache_bytes = 32 << 20;
+  leveldb::Env* env = nullptr;  // tests: e.g. an Env that injects faults; null = the default
 };
 
 class WriteBatch {

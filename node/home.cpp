@@ -6,7 +6,12 @@
 
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
+#include "contracts/app.h"
 #include "ledger/bech32m.h"
+#include "ledger/block.h"
+#include "ledger/chain.h"
 #include "ledger/keystore.h"
 #include "node/keyring.h"
 
@@ -68,9 +73,115 @@ Result InitHome(const InitOptions& options, RandomSource& random, InitReport* re
   KONTOR_RETURN_IF_ERROR(ParseGenesis(genesis_json, &parsed));
   KONTOR_RETURN_IF_ERROR(WriteFileAtomic(home / "genesis.json", genesis_json, false));
   KONTOR_RETURN_IF_ERROR(WriteFileAtomic(home / "config.toml", RenderConfig(config), false));
-  fs::create_directories(home / config.data_dir, ec);
+  KONTOR_RETURN_IF_ERROR(CreateChainStore(config, parsed));
   report->validator = node_key.public_key();
   report->genesis_hash = parsed.hash;
+  return Result::Ok();
+}
+
+static const char* kRecoverHint =
+    "To recover: restore the whole home (data/ and tip.json together) from a backup, or resync the store; "
+    "`kontor audit replay --node-home HOME` checks a store";
+
+Result ReadDurableTip(const fs::path& home, DurableTip* out) {
+  const fs::path path = home / kTipFileName;
+  if (!fs::exists(path)) return {Code::kNotFound, path.string() + " does not exist"};
+  std::string text;
+  KONTOR_RETURN_IF_ERROR(ReadWholeFile(path, 4096, &text));
+  auto damaged = [&] { return Result(Code::kCorruption, path.string() + " is damaged; it must hold {genesis, height, hash}"); };
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc["genesis"].is_string() || !doc["height"].is_number_unsigned() || !doc["hash"].is_string())
+    return damaged();
+  std::optional<Bytes> genesis = HexDecode(doc["genesis"].get<std::string>());
+  std::optional<Bytes> hash = HexDecode(doc["hash"].get<std::string>());
+  if (!genesis || genesis->size() != 32 || !hash || hash->size() != 32) return damaged();
+  out->genesis = Hash256::FromBytes(*genesis);
+  out->height = doc["height"].get<uint64_t>();
+  out->hash = Hash256::FromBytes(*hash);
+  return Result::Ok();
+}
+
+Result WriteDurableTip(const fs::path& home, const DurableTip& tip) {
+  nlohmann::json doc = {{"genesis", tip.genesis.hex()}, {"height", tip.height}, {"hash", tip.hash.hex()}};
+  return WriteFileAtomic(home / kTipFileName, doc.dump() + "\n", false);
+}
+
+Result CheckGenesisPinned(const fs::path& home, const DurableTip& tip, const Genesis& genesis) {
+  if (tip.genesis == genesis.hash) return Result::Ok();
+  return {Code::kMismatch, (home / "genesis.json").string() + " (genesis " + genesis.hash.hex() +
+                               ") is not the genesis this home was initialised with (" + tip.genesis.hex() + ", pinned in " +
+                               (home / kTipFileName).string() + "): genesis.json was edited or replaced. Put the original "
+                               "back; before the first block, `kontord init --adopt-genesis` adopts an edited one"};
+}
+
+Result CheckStoreHoldsTip(const Store& store, const DurableTip& tip) {
+  std::string value;
+  Result r = store.Get(store_keys::kTip, &value);
+  if (!r.ok() || value.size() != 40) return {Code::kCorruption, "the store's tip record is missing or damaged. " + std::string(kRecoverHint)};
+  const uint64_t store_height = GetBigEndian64(value);
+  if (store_height < tip.height)
+    return {Code::kCorruption,
+            "the store ends at height " + std::to_string(store_height) + " but this node committed up to height " +
+                std::to_string(tip.height) + " (block " + tip.hash.hex() + "): blocks " + std::to_string(store_height + 1) +
+                ".." + std::to_string(tip.height) + " are missing (the store was rolled back, e.g. a truncated LevelDB log "
+                "or an older copy of data/). The node refuses to serve a ledger without txs it reported committed. " +
+                kRecoverHint};
+  Hash256 at_height;
+  if (tip.height == 0) {
+    std::string genesis;
+    KONTOR_RETURN_IF_ERROR(store.Get(store_keys::kGenesis, &genesis));
+    at_height = Hash256::FromBytes(genesis);
+  } else {
+    std::string bytes;
+    v1::StoredBlock stored;
+    r = store.Get(store_keys::Block(tip.height), &bytes);
+    if (!r.ok() || !stored.ParseFromString(bytes))
+      return {Code::kCorruption, "block " + std::to_string(tip.height) + " (" + tip.hash.hex() +
+                                     "), which this node committed, is missing or damaged in the store. " + kRecoverHint};
+    at_height = BlockHash(stored.block().header());
+  }
+  if (at_height != tip.hash)
+    return {Code::kCorruption, "the store holds block " + at_height.hex() + " at height " + std::to_string(tip.height) +
+                                   ", but this node committed " + tip.hash.hex() + " there. " + kRecoverHint};
+  return Result::Ok();
+}
+
+Result CreateChainStore(const Config& config, const Genesis& genesis) {
+  const fs::path data = config.DataPath();
+  if (fs::exists(data / "CURRENT")) return {Code::kDuplicate, "a store already exists at " + data.string()};
+  ChainOptions options;
+  options.store.path = data.string();
+  options.store.create_if_missing = true;
+  options.threads = 1;
+  options.signature_cache_entries = 16;
+  contracts::KontorApp app;
+  std::unique_ptr<Chain> chain;
+  KONTOR_RETURN_IF_ERROR(Chain::Open(options, genesis, &app, &chain));
+  chain.reset();
+  return WriteDurableTip(config.home, DurableTip{genesis.hash, 0, genesis.hash});
+}
+
+Result AdoptGenesis(const fs::path& home, Hash256* genesis_hash) {
+  Config config;
+  KONTOR_RETURN_IF_ERROR(LoadConfig(home, &config));
+  Genesis genesis;
+  KONTOR_RETURN_IF_ERROR(LoadGenesisFile(home, &genesis));
+  const fs::path data = config.DataPath();
+  if (fs::exists(data / "CURRENT")) {
+    StoreOptions options;
+    options.path = data.string();
+    options.create_if_missing = false;
+    std::unique_ptr<Store> store;
+    KONTOR_RETURN_IF_ERROR(Store::Open(options, &store));
+    std::string value;
+    if (store->Get(store_keys::kTip, &value).ok() && value.size() == 40 && GetBigEndian64(value) > 0)
+      return {Code::kWrongState, "the store at " + data.string() + " holds blocks: a chain's genesis cannot change once it has a block"};
+  }
+  std::error_code ec;
+  fs::remove_all(data, ec);
+  if (ec) return {Code::kIo, "cannot remove " + data.string() + ": " + ec.message()};
+  KONTOR_RETURN_IF_ERROR(CreateChainStore(config, genesis));
+  *genesis_hash = genesis.hash;
   return Result::Ok();
 }
 

@@ -18,11 +18,16 @@ Result HttpServer::Start(const std::string& listen, int* bound_port) {
   });
   server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     Node::Status s = node_.GetStatus();
-    nlohmann::json body = {{"status", node_.stopping() ? "stopping" : "ok"},
+    const char* status = node_.stopping() ? "stopping" : s.commit_failure ? "cannot_commit" : "ok";
+    nlohmann::json body = {{"status", status},
                            {"chain_id", node_.genesis().chain_id},
                            {"height", s.height},
                            {"hash", s.hash.hex()}};
-    res.status = node_.stopping() ? 503 : 200;
+    if (s.commit_failure) {
+      body["reason"] = s.commit_failure->ToString();
+      body["failed_attempts"] = s.commit_failures;
+    }
+    res.status = std::string_view(status) == "ok" ? 200 : 503;
     res.set_content(body.dump() + "\n", "application/json");
   });
   server_->set_payload_max_length(64 * 1024);

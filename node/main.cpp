@@ -81,7 +81,8 @@ int Init(const fs::path& home, bool dev, const std::string& chain_id, const std:
     std::printf("then, e.g.:       kontor --home %s --keyring test tx transfer --from alice --to bob --amount 12.5 --asset USDC\n",
                 home.c_str());
   } else {
-    std::printf("\nedit %s/genesis.json (assets, balances) before the first start, then: kontord start --home %s\n",
+    std::printf("\nto change genesis.json (assets, balances) before the first block, edit it, then run\n"
+                "  kontord init --home %s --adopt-genesis\nstart the node:   kontord start --home %s\n",
                 home.c_str(), home.c_str());
   }
   return 0;
@@ -167,7 +168,18 @@ int main(int argc, char** argv) {
   start->add_option("--http-listen", http_listen, "override api.http_listen");
   start->add_option("--log-level", log_level, "override node.log_level (trace, debug, info, warn, error)");
 
+  bool adopt_genesis = false;
+  init->add_flag("--adopt-genesis", adopt_genesis,
+                 "in an initialised home whose chain has no block yet: adopt the edited genesis.json (pin its hash and "
+                 "recreate the store at it)");
+
   CLI11_PARSE(app, argc, argv);
+  if (init->parsed() && adopt_genesis) {
+    Hash256 genesis_hash;
+    if (Result r = AdoptGenesis(home, &genesis_hash); !r.ok()) return Fail(r.message());
+    std::printf("adopted %s/genesis.json\n  genesis:   %s\n", home.c_str(), genesis_hash.hex().c_str());
+    return 0;
+  }
   if (init->parsed()) return Init(home, dev, chain_id, passphrase_file, overrides);
   return Start(home, grpc_listen, http_listen, log_level);
 }

@@ -20,7 +20,12 @@ Metrics::Metrics(const std::string& version, const std::string& chain_id)
                                  .Help("Time to build, execute and commit one block")
                                  .Register(*registry_)
                                  .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                                                  0.1, 0.25, 0.5, 1, 2.5})) {
+                                                                                  0.1, 0.25, 0.5, 1, 2.5})),
+      commit_failures(prometheus::BuildCounter()
+                          .Name("kontor_commit_failures_total")
+                          .Help("Failed attempts to build or commit a block (e.g. the disk is full); retried with back-off")
+                          .Register(*registry_)
+                          .Add({})) {
   txs_ = &prometheus::BuildCounter().Name("kontor_txs_total").Help("Transactions by result: committed, or the rejection code name")
               .Register(*registry_);
   prometheus::BuildGauge().Name("kontor_build_info").Help("Build and chain of this node (value 1)")

@@ -25,6 +25,7 @@ class Metrics {
   prometheus::Gauge& mempool_bytes;
   prometheus::Gauge& peers;
   prometheus::Histogram& commit_latency_seconds;  // build + execute + commit of one block
+  prometheus::Counter& commit_failures;           // failed attempts to build or commit a block
   // kontor_txs_total{result="committed"} and {result="<code name>"} for rejections.
   prometheus::Counter& TxResult(const std::string& result);
 

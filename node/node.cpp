@@ -6,6 +6,7 @@
 
 #include "ledger/accounts.h"
 #include "ledger/bech32m.h"
+#include "node/home.h"
 
 namespace kontor::node {
 
@@ -52,11 +53,44 @@ Result Node::Start() {
   if (genesis_.validators.size() != 1 || genesis_.validators[0].key != validator_.public_key())
     return {Code::kNotAuthorized, "this node's key " + EncodeAddress(validator_.public_key()) +
                                       " is not the chain's single validator; multi-validator consensus is not available yet"};
+  DurableTip recorded;
+  Result have_tip = ReadDurableTip(config_.home, &recorded);
+  if (have_tip.ok()) {
+    KONTOR_RETURN_IF_ERROR(CheckGenesisPinned(config_.home, recorded, genesis_));
+  } else if (have_tip.code() != Code::kNotFound) {
+    return have_tip;
+  }
   ChainOptions options;
   options.store.path = config_.DataPath().string();
   options.store.sync = config_.sync_writes;
+  options.store.create_if_missing = false;  // `kontord init` creates it; a missing one is an error
+  options.store.env = store_env_for_testing_;
   options.state_history_heights = config_.state_history_heights;
-  KONTOR_RETURN_IF_ERROR(Chain::Open(options, genesis_, &app_, &chain_));
+  Result opened = Chain::Open(options, genesis_, &app_, &chain_);
+  if (opened.code() == Code::kNotFound)
+    return {Code::kNotFound, "no chain store in this home: " + opened.message() +
+                                 ". The home is initialised, so its store was deleted, emptied or moved; the node will not "
+                                 "start a new chain in its place. Restore " + options.store.path +
+                                 " (with tip.json) from a backup, or resync it; a new chain needs a new home (`kontord init`)"};
+  // A table file LevelDB cannot read (truncated, unreadable) surfaces as an IO error, not as
+  // corruption; either way the store cannot be served. A locked store is another matter.
+  const bool locked = opened.code() == Code::kStorage && opened.message().find("is locked") != std::string::npos;
+  if (opened.code() == Code::kCorruption || (opened.code() == Code::kStorage && !locked))
+    return {opened.code(), opened.message() + ". The store is damaged or unreadable; check the disk, then restore the home's "
+                                              "data/ (with tip.json) from a backup or resync it, and run `kontor audit replay "
+                                              "--node-home HOME` to find the first damaged height"};
+  KONTOR_RETURN_IF_ERROR(opened);
+  if (have_tip.ok()) {
+    KONTOR_RETURN_IF_ERROR(CheckStoreHoldsTip(chain_->store(), recorded));
+  } else {
+    spdlog::warn("{} is missing (a home from an older kontord?): recording the store's tip {} now",
+                 (config_.home / kTipFileName).string(), chain_->height());
+  }
+  {
+    std::lock_guard lock(mu_);
+    // The store may be one block ahead of tip.json (a crash between the two writes).
+    if (Result r = RecordTip(); !r.ok()) return r;
+  }
   admission_ = std::make_unique<Executor>(genesis_, app_, admission_pool_, &chain_->signature_cache());
   last_block_ms_ = NowMs();
   metrics_.block_height.Set(static_cast<double>(chain_->height()));
@@ -75,7 +109,39 @@ void Node::Stop() {
   if (producer_.joinable()) producer_.join();
 }
 
+Result Node::RecordTip() {
+  Result r = WriteDurableTip(config_.home, DurableTip{genesis_.hash, chain_->height(), chain_->tip().hash});
+  tip_recorded_ = r.ok();
+  return r;
+}
+
+uint64_t Node::CommitFailed(const Result& why) {
+  ++commit_failures_;
+  commit_failure_ = why;
+  metrics_.commit_failures.Increment();
+  uint64_t delay = config_.block_interval_ms;
+  for (uint64_t i = 1; i < commit_failures_ && delay < kCommitRetryDelayMsMax; ++i) delay *= 2;
+  delay = std::min(delay, kCommitRetryDelayMsMax);
+  spdlog::error("cannot commit block {} (attempt {}): {}; not admitting txs; retrying in {} ms", chain_->height() + 1,
+                commit_failures_, why.ToString(), delay);
+  return delay;
+}
+
 std::vector<std::pair<Hash256, Result>> Node::Submit(const std::vector<std::string>& envelopes) {
+  {
+    std::lock_guard lock(mu_);
+    if (commit_failure_) {
+      Result refused(Code::kUnavailable, "the node cannot commit blocks (" + commit_failure_->ToString() +
+                                             "); it admits no txs until a block commits again; retry later");
+      std::vector<std::pair<Hash256, Result>> out;
+      for (const std::string& envelope : envelopes) {
+        v1::Tx tx;
+        out.emplace_back(tx.ParseFromString(envelope) ? ComputeTxid(tx.body()) : Hash256(), refused);
+      }
+      metrics_.TxResult(ResultLabel(refused)).Increment(static_cast<double>(envelopes.size()));
+      return out;
+    }
+  }
   std::vector<std::string_view> views(envelopes.begin(), envelopes.end());
   std::vector<DecodedTx> txs;
   std::vector<Result> results;
@@ -140,13 +206,24 @@ void Node::ProducerLoop() {
     if (std::chrono::steady_clock::now() < next_tick) continue;
     next_tick = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.block_interval_ms);
     uint64_t now = NowMs();
-    if (mempool_.size() == 0 && now - last_block_ms_ < config_.heartbeat_interval_ms) continue;
+    if (mempool_.size() == 0 && now - last_block_ms_ < config_.heartbeat_interval_ms && tip_recorded_) continue;
     ProduceOnce(lock);
+    if (commit_failure_) {
+      uint64_t delay = CommitFailed(*commit_failure_);
+      next_tick = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay);
+    }
   }
 }
 
 void Node::ProduceOnce(std::unique_lock<std::mutex>& lock) {
   auto started = std::chrono::steady_clock::now();
+  if (!tip_recorded_) {
+    // The last block committed but tip.json could not be written: finish that first.
+    if (Result r = RecordTip(); !r.ok()) {
+      commit_failure_ = Result(r.code(), "cannot record the committed tip: " + r.message());
+      return;
+    }
+  }
   auto nonce_of = [&](const PublicKey& key) { return LoadAccount(chain_->state(), key).nonce(); };
   std::vector<const DecodedTx*> picked = mempool_.Reap(genesis_.params.block_txs_max, genesis_.params.block_bytes_max - 4096, nonce_of);
   // Copies: the mempool may change (admissions, evictions) while the block is built unlocked.
@@ -165,9 +242,16 @@ void Node::ProduceOnce(std::unique_lock<std::mutex>& lock) {
   // CommitExecuted takes the state changes and tree; the block itself stays readable below.
   if (r.ok()) r = chain_->CommitExecuted(std::move(produced));
   if (!r.ok()) {
-    spdlog::error("cannot produce block {}: {}", chain_->height() + 1, r.ToString());
+    commit_failure_ = r;  // ProducerLoop logs it and backs off
     return;
   }
+  // Record the tip before anyone can see the block's txs as committed (mu_ is held).
+  if (Result recorded = RecordTip(); !recorded.ok())
+    spdlog::error("block {} committed, but cannot record it in {}: {}; retrying before the next block", chain_->height(),
+                  kTipFileName, recorded.ToString());
+  if (commit_failure_) spdlog::info("committing again after {} failed attempts", commit_failures_);
+  commit_failure_.reset();
+  commit_failures_ = 0;
   const uint64_t height = chain_->height();
   // Txs that failed in the block: drop them (and their payer's later txs, now unreachable).
   for (const RejectedTx& rej : rejected) {
@@ -299,6 +383,8 @@ Node::Status Node::GetStatus() const {
   s.state_root = chain_->state().root();
   s.mempool_txs = mempool_.size();
   s.mempool_bytes = mempool_.bytes();
+  s.commit_failure = commit_failure_;
+  s.commit_failures = commit_failures_;
   return s;
 }
 

@@ -47,7 +47,9 @@ class Node {
   Node(Config config, Genesis genesis, PrivateKey validator);
   ~Node();
 
-  // Opens the store (resuming at its last whole block) and starts producing blocks.
+  // Opens the store `kontord init` created (resuming at its last whole block), checks it (see
+  // Chain::Open) and that it holds every block tip.json records as committed, then starts
+  // producing blocks. Never creates a store: a missing or empty one is kNotFound.
   Result Start();
   // Stops block production (idempotent). The store stays open until destruction.
   void Stop();
@@ -75,6 +77,10 @@ class Node {
     Hash256 state_root;
     size_t mempool_txs = 0;
     size_t mempool_bytes = 0;
+    // Set while blocks cannot be committed (e.g. the disk is full): the last failure. The node
+    // admits no txs meanwhile and retries with back-off.
+    std::optional<Result> commit_failure;
+    uint64_t commit_failures = 0;  // consecutive failed attempts
   };
   Status GetStatus() const;
 
@@ -83,12 +89,22 @@ class Node {
   const PublicKey& validator() const { return validator_.public_key(); }
   Metrics& metrics() { return metrics_; }
 
+  // Tests: the LevelDB Env the store uses (e.g. one that injects write failures). REQUIRES:
+  // called before Start; env outlives the node.
+  void SetStoreEnvForTesting(leveldb::Env* env) { store_env_for_testing_ = env; }
+  // The back-off between failed commits: block_interval_ms doubling up to this.
+  static constexpr uint64_t kCommitRetryDelayMsMax = 5000;
+
  private:
   void ProducerLoop();
   // REQUIRES: `lock` holds mu_. Releases it while the block is built, holds it to commit.
   void ProduceOnce(std::unique_lock<std::mutex>& lock);
   void RememberRejection(const Hash256& txid, const Result& result);  // REQUIRES: mu_ held
   uint64_t NowMs() const;
+  // Records the chain's tip in tip.json. REQUIRES: mu_ held.
+  Result RecordTip();
+  // REQUIRES: mu_ held. Remembers a failed commit and returns the delay before the next try.
+  uint64_t CommitFailed(const Result& why);
 
   Config config_;
   Genesis genesis_;
@@ -104,6 +120,10 @@ class Node {
   std::unordered_map<Hash256, Result, Hash256Hasher> rejected_;
   std::deque<Hash256> rejected_order_;
   uint64_t last_block_ms_ = 0;
+  std::optional<Result> commit_failure_;  // see Status::commit_failure
+  uint64_t commit_failures_ = 0;
+  bool tip_recorded_ = false;  // tip.json names the chain's tip
+  leveldb::Env* store_env_for_testing_ = nullptr;
 
   // Admission runs decode and signatures on its own pool (the chain's pool builds blocks).
   ThreadPool admission_pool_;

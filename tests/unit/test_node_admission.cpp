@@ -9,6 +9,7 @@
 #include "ledger/accounts.h"
 #include "ledger/check.h"
 #include "node/grpc_service.h"
+#include "node/home.h"
 #include "node/node.h"
 #include "tests/support/test_env.h"
 
@@ -33,6 +34,7 @@ struct NodeFixture {
     config.home = home;
     config.block_interval_ms = block_interval_ms;
     config.sync_writes = false;
+    REQUIRE(CreateChainStore(config, env.genesis()).ok());  // what `kontord init` does
     node = std::make_unique<Node>(config, env.genesis(), env.validator());
     Result r = node->Start();
     INFO(r.ToString());

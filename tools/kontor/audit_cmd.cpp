@@ -42,7 +42,20 @@ void AddAuditCommands(CLI::App& app, Context& ctx) {
     auto started = std::chrono::steady_clock::now();
     auto last_print = started;
     bool tty = isatty(fileno(stderr));
-    Result r = Replay(*store, genesis, app, pool, &report, [&](uint64_t height, uint64_t tip) {
+    // A node home also records its pinned genesis and last committed block (tip.json): a
+    // store that verifies but was rolled back, or an edited genesis.json, is a discrepancy.
+    Result home_check = Result::Ok();
+    if (!node_home.empty()) {
+      node::DurableTip tip;
+      Result read = node::ReadDurableTip(node_home, &tip);
+      if (read.ok()) {
+        home_check = node::CheckGenesisPinned(node_home, tip, genesis);
+        if (home_check.ok()) home_check = node::CheckStoreHoldsTip(*store, tip);
+      } else if (read.code() != Code::kNotFound) {
+        home_check = read;
+      }
+    }
+    Result r = !home_check.ok() ? home_check : Replay(*store, genesis, app, pool, &report, [&](uint64_t height, uint64_t tip) {
       auto now = std::chrono::steady_clock::now();
       if (tty && now - last_print > std::chrono::milliseconds(500)) {
         std::fprintf(stderr, "\rreplayed %llu / %llu blocks", static_cast<unsigned long long>(height),
