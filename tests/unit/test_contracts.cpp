@@ -746,8 +746,9 @@ TEST_CASE("close by the renter: unused deposits go back to each depositor whole"
   ExpectOk(env, accept);
   const uint64_t tf = env.now_ms();
   ExpectOk(env, Topup(env, "carol", id, 50'000));
-  ExpectOk(env, Topup(env, "alice", id, 20'000));  // a later deposit of alice's is a new entry
-  REQUIRE(ContractOf(env, id).escrow_size() == 3);
+  ExpectOk(env, Topup(env, "alice", id, 20'000));  // joins alice's first deposit: one entry per depositor
+  REQUIRE(ContractOf(env, id).escrow_size() == 2);
+  CHECK(ContractOf(env, id).escrow(0).amount() == 120'000 - 2'000);
   ExpectOk(env, CloseContract(env, "alice", id), 7'000);  // tf + 9 s
   REQUIRE(env.now_ms() == tf + 9'000);
   v1::Contract c = ContractOf(env, id);
@@ -757,6 +758,62 @@ TEST_CASE("close by the renter: unused deposits go back to each depositor whole"
   CHECK(env.Balance("alice", "USDC") == kFunding - 9'000);
   CHECK(env.Balance("carol", "USDC") == kFunding);
   CHECK(env.Balance("dave", "USDC") == kFunding + 9'000);
+}
+
+TEST_CASE("escrow griefing: two keys alternating 1-unit top-ups cannot keep the renter out", "[contracts]") {
+  TestEnv env;
+  // 1 per ms, 10000 deposited: the renter's deposit lasts 10 s unless it tops up.
+  std::string tx = Propose(env, {"alice", "dave"}, Terms(env, 1, 3'600'000, 10'000));
+  const std::string id = IdOf(tx);
+  ExpectOk(env, tx);
+  const uint64_t tf = env.now_ms();
+
+  // bob and carol are no parties: their first top-up must bring 1/64 of the escrow (157 of 10000).
+  ExpectRejected(env, Topup(env, "bob", id, 1), Code::kBadAmount);    // tf + 1 s
+  ExpectRejected(env, Topup(env, "carol", id, 1), Code::kBadAmount);  // tf + 2 s
+  ExpectRejected(env, Topup(env, "bob", id, 156), Code::kBadAmount);  // tf + 3 s
+  // tf + 4 s: each pays its way in once, then they alternate 1-unit top-ups, 100 of them.
+  env.Submit(Topup(env, "bob", id, 157));
+  env.Submit(Topup(env, "carol", id, 157));
+  for (int i = 0; i < 100; ++i) env.Submit(Topup(env, i % 2 == 0 ? "bob" : "carol", id, 1));
+  CloseResult closed = env.Close();
+  REQUIRE(closed.rejected.empty());
+  REQUIRE(env.now_ms() == tf + 4'000);
+  v1::Contract c = ContractOf(env, id);
+  REQUIRE(c.escrow_size() == 3);  // one entry each, however often they top up
+  CHECK(c.escrow(0).depositor() == env.Pub("alice").bytes());
+  CHECK(c.escrow(0).amount() == 10'000 - 4'000);
+  CHECK(c.escrow(1).depositor() == env.Pub("bob").bytes());
+  CHECK(c.escrow(1).amount() == 207);
+  CHECK(c.escrow(2).depositor() == env.Pub("carol").bytes());
+  CHECK(c.escrow(2).amount() == 207);
+
+  // tf + 5 s: the renter's own top-up is accepted, into its entry at the front.
+  ExpectOk(env, Topup(env, "alice", id, 20'000));
+  c = ContractOf(env, id);
+  REQUIRE(c.escrow_size() == 3);
+  CHECK(c.escrow(0).amount() == 30'000 - 5'000);
+  CHECK(c.charged() == 5'000);
+
+  // tf + 12 s: past the 10 s the first deposit lasted, the contract still runs on the renter's money.
+  env.Close(7'000);
+  REQUIRE(env.now_ms() == tf + 12'000);
+  CHECK(ContractOf(env, id).state() == v1::CONTRACT_STATE_ACTIVE);
+  // tf + 20 s: alice closes; 20000 charged, all from her entry. Each depositor gets its own back.
+  ExpectOk(env, CloseContract(env, "alice", id), 8'000);
+  REQUIRE(env.now_ms() == tf + 20'000);
+  c = ContractOf(env, id);
+  CHECK(c.close_reason() == v1::CLOSE_REASON_RENTER_CLOSED);
+  CHECK(c.charged() == 20'000);
+  CHECK(c.refunded() == 10'000 + 207 + 207);
+  CHECK(c.escrow_size() == 0);
+  CHECK(env.Balance("alice", "USDC") == kFunding - 20'000);
+  CHECK(env.Balance("bob", "USDC") == kFunding);
+  CHECK(env.Balance("carol", "USDC") == kFunding);
+  CHECK(env.Balance("dave", "USDC") == kFunding + 20'000);
+  auto reputation = contracts::Load<v1::Reputation>(env.chain().state(), Kind::kReputation, env.Pub("alice").bytes());
+  REQUIRE(reputation.has_value());
+  CHECK(reputation->renter_insufficient_funds() == 0);
 }
 
 TEST_CASE("notice: the provider cannot close at once, the contract ends by itself at termination",
