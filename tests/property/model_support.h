@@ -232,7 +232,9 @@ inline void CompareBalances(Diff& diff, TestEnv& env, const Books& m, I128 usdc_
       diff.out << "  asset " << asset << " is missing\n";
       continue;
     }
-    I128 supply = I128(a->genesis_supply()) + a->deposited() - a->withdrawn();
+    std::optional<uint64_t> outstanding = OutstandingSupply(*a);
+    diff.Expect("outstanding supply of " + asset + " is within 64 bits", outstanding.has_value(), true);
+    I128 supply = outstanding ? I128(*outstanding) : -1;
     diff.Expect("supply of " + asset + " (balances + " + escrow_words + " vs genesis + deposited - withdrawn)",
                 I128Str(sum), I128Str(supply));
     if (against_funding)

@@ -203,6 +203,57 @@ TEST_CASE("assets: the gateway deposits, holders withdraw, each external tx once
   }
 }
 
+TEST_CASE("assets: an 18-decimal asset keeps its bridge open long after 2^64 units have moved through it",
+          "[contracts]") {
+  using U128 = unsigned __int128;
+  test::TestEnvOptions options;
+  options.extra_bridged_assets = {{"WETH", 18}};
+  TestEnv env(options);
+  FundGateway(env);
+  const uint64_t token = 1'000'000'000'000'000'000;  // 10^18: one WETH
+  REQUIRE(AssetOf(env, "WETH").decimals() == 18);
+  REQUIRE(AssetOf(env, "WETH").genesis_supply() == 0);
+  // 2^64-1 units are 18.45 WETH: before, the bridge closed once that much had ever come in.
+  // 40 rounds of 10 WETH in and 9.9 WETH out (400 WETH deposited, 396 withdrawn), 2 rounds a
+  // block; what is outstanding stays below 14.1 WETH.
+  const uint64_t out = 9 * token + 9 * token / 10;
+  U128 deposited = 0, withdrawn = 0;
+  uint64_t bob_has = 0;
+  for (int round = 0; round < 40; ++round) {
+    env.Submit(Deposit(env, "gateway", "WETH", 10 * token, "bob", "ethereum", "0xw" + std::to_string(round)));
+    env.Submit(Withdraw(env, "bob", "WETH", out));
+    if (round % 2 == 1) REQUIRE(env.Close().rejected.empty());  // 2 rounds a block
+    deposited += 10 * U128(token);
+    withdrawn += out;
+    bob_has += token / 10;
+  }
+  CHECK(env.Balance("bob", "WETH") == bob_has);
+  CHECK(bob_has == 4 * token);
+  v1::Asset weth = AssetOf(env, "WETH");
+  CHECK(DepositedTotal(weth) == deposited);
+  CHECK(WithdrawnTotal(weth) == withdrawn);
+  CHECK(weth.deposited_hi() == static_cast<uint64_t>(deposited >> 64));
+  CHECK(weth.deposited_hi() == 21);  // 400 * 10^18 / 2^64 = 21.68
+  CHECK(weth.withdrawn_hi() == 21);  // 396 * 10^18 / 2^64 = 21.47
+  CHECK(weth.deposited() == static_cast<uint64_t>(deposited));
+  CHECK(OutstandingSupply(weth) == std::optional<uint64_t>(4 * token));
+
+  // What is outstanding is still bounded by 2^64-1: up to it, and not one unit more.
+  const uint64_t room = kMax - 4 * token;
+  ExpectRejected(env, Deposit(env, "gateway", "WETH", room + 1, "carol", "ethereum", "0xfull"), Code::kOverflow);
+  ExpectOk(env, Deposit(env, "gateway", "WETH", room, "carol", "ethereum", "0xfull"));
+  ExpectRejected(env, Deposit(env, "gateway", "WETH", 1, "carol", "ethereum", "0xmore"), Code::kOverflow);
+  // A withdrawal makes room again.
+  ExpectOk(env, Withdraw(env, "carol", "WETH", token));
+  ExpectOk(env, Deposit(env, "gateway", "WETH", token, "alice", "ethereum", "0xmore"));
+  CHECK(env.Balance("alice", "WETH") == token);
+  CHECK(env.Balance("carol", "WETH") == room - token);
+  weth = AssetOf(env, "WETH");
+  CHECK(OutstandingSupply(weth) == std::optional<uint64_t>(kMax));
+  CHECK(DepositedTotal(weth) == deposited + room + token);
+  CHECK(WithdrawnTotal(weth) == withdrawn + token);
+}
+
 // ============================================================================================
 // 2. Providers and attestations
 // ============================================================================================
