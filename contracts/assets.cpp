@@ -1,6 +1,7 @@
 // Bridged assets: the gateway records deposits from the external chain; holders withdraw to it.
-// Every movement changes the asset record's deposited/withdrawn totals, so the supply
-// invariant (balances + escrow = genesis + deposited - withdrawn) accounts for it.
+// Every movement changes the asset record's deposited/withdrawn totals (128-bit lifetime sums), so
+// the supply invariant (balances + escrow = genesis + deposited - withdrawn) accounts for it; what
+// is outstanding, genesis + deposited - withdrawn, stays within 64 bits.
 #include "contracts/families.h"
 #include "contracts/records.h"
 #include "ledger/accounts.h"
@@ -33,12 +34,17 @@ Result ApplyAssetDeposit(const DecodedTx& tx, const BlockEnv& env, StateDelta& s
                                   std::to_string(used->height())};
   PublicKey beneficiary = Hash256::FromBytes(d.beneficiary());
   KONTOR_RETURN_IF_ERROR(CheckRecipient(s, beneficiary, "deposit beneficiary"));
-  if (asset->deposited() > UINT64_MAX - d.amount()) return {Code::kOverflow, "total deposits of " + d.asset() + " would exceed 2^64-1"};
-  // The whole supply fits 64 bits, so no balance or escrow can overflow when credited (the
+  // The lifetime total is 128 bits wide: deposits and withdrawals may go on for ever (2^64
+  // deposits of 2^64-1 units each would be needed to reach the bound).
+  const unsigned __int128 deposited = DepositedTotal(*asset);
+  if (deposited > ~static_cast<unsigned __int128>(0) - d.amount())
+    return {Code::kOverflow, "total deposits of " + d.asset() + " would exceed 2^128-1"};
+  // What is outstanding fits 64 bits, so no balance or escrow can overflow when credited (the
   // ledger's own payments at end of block rely on it).
-  if (static_cast<unsigned __int128>(asset->genesis_supply()) + asset->deposited() + d.amount() - asset->withdrawn() > UINT64_MAX)
+  std::optional<uint64_t> outstanding = OutstandingSupply(*asset);
+  if (!outstanding || *outstanding > UINT64_MAX - d.amount())
     return {Code::kOverflow, "the supply of " + d.asset() + " would exceed 2^64-1"};
-  asset->set_deposited(asset->deposited() + d.amount());
+  SetDepositedTotal(&*asset, deposited + d.amount());
   v1::Account account = LoadAccount(s, beneficiary);
   KONTOR_RETURN_IF_ERROR(Credit(&account, d.asset(), d.amount()));
   StoreAccount(s, beneficiary, account);
@@ -70,8 +76,10 @@ Result ApplyAssetWithdraw(const DecodedTx& tx, const BlockEnv& env, StateDelta& 
   if (!r.ok())
     return {r.code(), "balance " + FormatAmount(BalanceOf(account, w.asset()), asset->decimals(), w.asset()) + " < " +
                           FormatAmount(w.amount(), asset->decimals(), w.asset()) + " to withdraw"};
-  if (asset->withdrawn() > UINT64_MAX - w.amount()) return {Code::kOverflow, "total withdrawals would exceed 2^64-1"};
-  asset->set_withdrawn(asset->withdrawn() + w.amount());
+  const unsigned __int128 withdrawn = WithdrawnTotal(*asset);
+  if (withdrawn > ~static_cast<unsigned __int128>(0) - w.amount())
+    return {Code::kOverflow, "total withdrawals would exceed 2^128-1"};
+  SetWithdrawnTotal(&*asset, withdrawn + w.amount());
   StoreAccount(s, tx.fee_payer(), account);
   StoreAsset(s, *asset);
   return Result::Ok();

@@ -72,10 +72,11 @@ Result Form(const DecodedTx& tx, const BlockEnv& env, StateDelta& s, v1::Contrac
   c.set_formed_at_ms(env.time_ms);
   c.set_end_ms(terms.duration_ms() == 0 ? 0 : terms.start_ms() + terms.duration_ms());
   if (terms.invoiced()) c.set_invoiced_until_ms(terms.start_ms());
-  KONTOR_RETURN_IF_ERROR(AddEscrow(&c, renter, terms.deposit()));
-  for (const std::string* party : {&terms.renter(), &terms.provider(), &terms.broker()})
-    if (!party->empty()) IndexAdd(s, Kind::kPartyIndex, *party, c.id());
   *c.mutable_terms() = std::move(terms);
+  const v1::ContractTerms& t = c.terms();
+  KONTOR_RETURN_IF_ERROR(AddEscrow(&c, renter, t.deposit()));
+  for (const std::string* party : {&t.renter(), &t.provider(), &t.broker()})
+    if (!party->empty()) IndexAdd(s, Kind::kPartyIndex, *party, c.id());
   StoreContract(s, c);
   return Result::Ok();
 }
@@ -179,8 +180,8 @@ Result ApplyContractTopup(const DecodedTx& tx, const BlockEnv& env, StateDelta& 
   const auto& t = tx.body.contract_topup();
   v1::Contract c;
   KONTOR_RETURN_IF_ERROR(LoadOpenContract(s, t.contract_id(), &c));
-  // Anyone may top up. The money arrives before settling, so a top-up can rescue a contract
-  // whose escrow ran dry since the last block.
+  // Anyone may top up (others than the parties within limits, AddEscrow). The money arrives
+  // before settling, so a top-up can rescue a contract whose escrow ran dry since the last block.
   v1::Account account = LoadAccount(s, tx.fee_payer());
   if (Result r = Debit(&account, c.terms().asset(), t.amount(), tx.fee_payer()); !r.ok()) return r;
   StoreAccount(s, tx.fee_payer(), account);

@@ -233,14 +233,34 @@ Result CloseContract(StateDelta& s, v1::Contract* c, uint64_t at_ms, v1::CloseRe
 }
 
 Result AddEscrow(v1::Contract* c, const PublicKey& depositor, uint64_t amount) {
-  if (EscrowTotal(*c) > UINT64_MAX - amount) return {Code::kOverflow, "escrow would exceed 2^64-1"};
+  uint64_t total = EscrowTotal(*c);
+  if (total > UINT64_MAX - amount) return {Code::kOverflow, "escrow would exceed 2^64-1"};
   auto* escrow = c->mutable_escrow();
-  if (!escrow->empty() && escrow->rbegin()->depositor() == depositor.view()) {
-    escrow->rbegin()->set_amount(escrow->rbegin()->amount() + amount);
-    return Result::Ok();
+  // One entry per depositor: a top-up joins the depositor's entry wherever it is, so entries
+  // keep the order of their first deposit and a depositor takes at most one slot.
+  for (auto& d : *escrow) {
+    if (d.depositor() == depositor.view()) {
+      d.set_amount(d.amount() + amount);
+      return Result::Ok();
+    }
   }
-  if (static_cast<size_t>(escrow->size()) >= kEscrowDepositsMax)
-    return {Code::kTooLarge, "the contract already tracks 64 separate deposits; only the latest depositor can add to its deposit"};
+  const auto& t = c->terms();
+  bool party = depositor.view() == t.renter() || depositor.view() == t.provider() ||
+               (!t.broker().empty() && depositor.view() == t.broker());
+  size_t entries = static_cast<size_t>(escrow->size());
+  if (!party) {
+    // Slots are kept for the parties, and a new depositor brings a share worth a slot: a few keys
+    // with dust cannot fill the escrow and stop the renter from keeping its contract funded.
+    if (entries >= kEscrowThirdPartyDepositsMax)
+      return {Code::kTooLarge, "the contract already tracks " + std::to_string(entries) +
+                                   " depositors; the last 3 of its 64 places are kept for the renter, provider and broker"};
+    if (static_cast<U128>(amount) * kEscrowThirdPartyShareDivisor < total)
+      return {Code::kBadAmount, "a first top-up by a key that is not a party of the contract must be at least 1/64 of its escrow: " +
+                                    std::to_string((total + kEscrowThirdPartyShareDivisor - 1) / kEscrowThirdPartyShareDivisor) +
+                                    " here"};
+  }
+  // Parties hold at most 3 entries and others at most 61, so a party always finds a place.
+  if (entries >= kEscrowDepositsMax) return {Code::kTooLarge, "the contract already tracks 64 depositors"};
   auto* d = escrow->Add();
   d->set_depositor(depositor.bytes());
   d->set_amount(amount);

@@ -57,7 +57,10 @@ Result UninvoicedMetered(const v1::Contract& c, std::vector<v1::InvoiceLine>* li
 Result CloseContract(StateDelta& s, v1::Contract* c, uint64_t at_ms, v1::CloseReason reason);
 // A closed contract refunds the escrow no longer reserved (after an invoice was settled).
 Result RefundFreeEscrow(StateDelta& s, v1::Contract* c);
-// Adds to escrow (merging with the last deposit of the same depositor).
+// Adds to escrow: into the depositor's entry if it has one (wherever it is), else as a new entry
+// at the end. A depositor who is not a party of the contract (renter, provider, broker) opens an
+// entry only while fewer than 61 exist (102) and with at least 1/64 of the escrow (106), so the
+// parties can always top up. REQUIRES: c->terms() is set (the parties are read from it).
 Result AddEscrow(v1::Contract* c, const PublicKey& depositor, uint64_t amount);
 // The next time the ledger must look at the contract (end, notice, escrow running dry, an
 // escrow-sourced invoice's due time); 0 = never.

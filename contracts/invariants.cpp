@@ -43,11 +43,28 @@ Result CheckSupplyInvariant(const StateView& before, const StateDelta& block_del
   block_delta.ForEachChangedRecord(static_cast<uint8_t>(RecordKind::kAsset), [&](std::string_view symbol) {
     auto old_asset = LoadAsset(before, symbol);
     auto new_asset = LoadAsset(block_delta, symbol);
-    Int old_supply = old_asset ? Int(old_asset->deposited()) - Int(old_asset->withdrawn()) : 0;
-    Int new_supply = new_asset ? Int(new_asset->deposited()) - Int(new_asset->withdrawn()) : 0;
+    // deposited - withdrawn, from the outstanding supply (exact, within 0..2^64-1 by S3).
+    auto net = [&](const std::optional<v1::Asset>& a, Int* out) {
+      *out = 0;
+      if (!a) return true;
+      std::optional<uint64_t> outstanding = OutstandingSupply(*a);
+      if (!outstanding) return false;
+      *out = Int(*outstanding) - Int(a->genesis_supply());
+      return true;
+    };
+    Int old_supply = 0, new_supply = 0;
+    if (!net(old_asset, &old_supply) || !net(new_asset, &new_supply)) {
+      bad = Result(Code::kInvariantBroken, "outstanding supply of " + std::string(symbol) +
+                                               " (genesis + deposited - withdrawn) is outside 0..2^64-1");
+      return;
+    }
     supply_change[std::string(symbol)] += new_supply - old_supply;
     if (old_asset && new_asset && old_asset->genesis_supply() != new_asset->genesis_supply())
       bad = Result(Code::kInvariantBroken, "genesis supply of " + std::string(symbol) + " changed");
+    // Lifetime totals only grow (128 bits: they never wrap).
+    if (old_asset && new_asset &&
+        (DepositedTotal(*new_asset) < DepositedTotal(*old_asset) || WithdrawnTotal(*new_asset) < WithdrawnTotal(*old_asset)))
+      bad = Result(Code::kInvariantBroken, "the deposited or withdrawn total of " + std::string(symbol) + " went down");
   });
   KONTOR_RETURN_IF_ERROR(bad);
   for (const auto& [asset, change] : balance_change) {

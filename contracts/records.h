@@ -75,7 +75,14 @@ inline constexpr size_t kEndpointBytesMax = 256;
 inline constexpr size_t kRequirementAuditorsMax = 16;
 inline constexpr size_t kMeteredPricesMax = 8;
 inline constexpr size_t kExternalFieldBytesMax = 128;
+// A contract's escrow keeps one entry per depositor, at most 64. Three of them are kept for the
+// contract's parties (renter, provider, broker): a depositor who is none of them opens an entry
+// only while fewer than 61 exist, so a party can always top up (docs/protocol.md §15.6).
 inline constexpr size_t kEscrowDepositsMax = 64;
+inline constexpr size_t kEscrowPartySlots = 3;
+inline constexpr size_t kEscrowThirdPartyDepositsMax = kEscrowDepositsMax - kEscrowPartySlots;
+// A third party's first deposit (a new entry) is at least 1/64 of the escrow it joins.
+inline constexpr uint64_t kEscrowThirdPartyShareDivisor = 64;
 inline constexpr uint32_t kBasisPointsMax = 10000;
 inline constexpr size_t kOpenInvoicesMax = 32;  // per contract
 // An invoice state in words ("partially paid"), for messages and the CLI.

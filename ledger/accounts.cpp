@@ -77,6 +77,35 @@ void StoreAsset(StateDelta& delta, const v1::Asset& asset) {
   delta.PutRecord(static_cast<uint8_t>(RecordKind::kAsset), asset.symbol(), CanonicalBytes(asset));
 }
 
+unsigned __int128 DepositedTotal(const v1::Asset& asset) {
+  return static_cast<unsigned __int128>(asset.deposited_hi()) << 64 | asset.deposited();
+}
+unsigned __int128 WithdrawnTotal(const v1::Asset& asset) {
+  return static_cast<unsigned __int128>(asset.withdrawn_hi()) << 64 | asset.withdrawn();
+}
+void SetDepositedTotal(v1::Asset* asset, unsigned __int128 total) {
+  asset->set_deposited(static_cast<uint64_t>(total));
+  asset->set_deposited_hi(static_cast<uint64_t>(total >> 64));
+}
+void SetWithdrawnTotal(v1::Asset* asset, unsigned __int128 total) {
+  asset->set_withdrawn(static_cast<uint64_t>(total));
+  asset->set_withdrawn_hi(static_cast<uint64_t>(total >> 64));
+}
+
+std::optional<uint64_t> OutstandingSupply(const v1::Asset& asset) {
+  // Without overflow for any field values: the difference of the totals first, then genesis.
+  const unsigned __int128 deposited = DepositedTotal(asset), withdrawn = WithdrawnTotal(asset);
+  const uint64_t genesis = asset.genesis_supply();
+  if (deposited >= withdrawn) {
+    unsigned __int128 net = deposited - withdrawn;
+    if (net > UINT64_MAX - genesis) return std::nullopt;
+    return genesis + static_cast<uint64_t>(net);
+  }
+  unsigned __int128 net_out = withdrawn - deposited;
+  if (net_out > genesis) return std::nullopt;
+  return genesis - static_cast<uint64_t>(net_out);
+}
+
 Result TransferBalance(StateDelta& delta, const PublicKey& from, const PublicKey& to, std::string_view asset,
                        uint64_t amount) {
   v1::Account source = LoadAccount(delta, from);

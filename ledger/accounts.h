@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "kontor/v1/state.pb.h"
@@ -28,6 +29,14 @@ Result Debit(v1::Account* account, std::string_view asset, uint64_t amount, cons
 
 std::optional<v1::Asset> LoadAsset(const StateView& view, std::string_view symbol);
 void StoreAsset(StateDelta& delta, const v1::Asset& asset);
+// An asset's lifetime totals: `deposited` + 2^64 x `deposited_hi`, and the same for withdrawn.
+unsigned __int128 DepositedTotal(const v1::Asset& asset);
+unsigned __int128 WithdrawnTotal(const v1::Asset& asset);
+void SetDepositedTotal(v1::Asset* asset, unsigned __int128 total);
+void SetWithdrawnTotal(v1::Asset* asset, unsigned __int128 total);
+// The outstanding supply genesis_supply + deposited - withdrawn, computed exactly; nullopt if it
+// is not within 0..2^64-1 (which the deposit rule and invariant S3 never let happen).
+std::optional<uint64_t> OutstandingSupply(const v1::Asset& asset);
 
 // Moves `amount` of `asset` between two accounts in `delta` (from may equal to).
 Result TransferBalance(StateDelta& delta, const PublicKey& from, const PublicKey& to, std::string_view asset,

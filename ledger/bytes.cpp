@@ -1,6 +1,7 @@
 #include "ledger/bytes.h"
 
 #include "ledger/check.h"
+#include "ledger/siphash.h"
 
 namespace kontor {
 
@@ -75,6 +76,19 @@ std::string DecimalString(__int128 v) {
     v /= 10;
   }
   return negative ? "-" + s : s;
+}
+
+size_t Hash256Hasher::operator()(const Hash256& h) const {
+  return static_cast<size_t>(SipHash24(ProcessHashKey(), h.data.data(), h.data.size()));
+}
+
+std::string DecimalStringU128(unsigned __int128 v) {
+  std::string s;
+  do {
+    s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  } while (v != 0);
+  return s;
 }
 
 void SecureWipe(void* data, size_t size) {

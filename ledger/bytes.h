@@ -27,17 +27,18 @@ struct Hash256 {
   auto operator<=>(const Hash256&) const = default;
 };
 
+// For unordered containers keyed by hashes: SipHash-2-4 under the process's random key
+// (ledger/siphash.h), because many such keys (txids, contract ids) can be ground by an attacker
+// to share their first bytes. Never iterate such a container where the order reaches an output.
 struct Hash256Hasher {
-  size_t operator()(const Hash256& h) const {
-    size_t v;
-    std::memcpy(&v, h.data.data(), sizeof v);
-    return v;
-  }
+  size_t operator()(const Hash256& h) const;
 };
 
 std::string HexEncode(std::string_view bytes);
 // A signed 128-bit integer in decimal (for messages about sums that may pass 64 bits).
 std::string DecimalString(__int128 value);
+// An unsigned 128-bit integer in decimal (an asset's lifetime totals).
+std::string DecimalStringU128(unsigned __int128 value);
 std::optional<Bytes> HexDecode(std::string_view hex);
 
 // Fixed-width big-endian encodings (heights in store keys sort by number).

@@ -1,5 +1,7 @@
 #include "ledger/chain.h"
 
+#include <algorithm>
+
 #include "ledger/block.h"
 #include "ledger/check.h"
 #include "ledger/codec.h"
@@ -115,6 +117,7 @@ Result Chain::InitGenesis() {
   WriteBatch batch;
   StateChanges all;
   state_.ForEach([&](const Hash256& k, const std::string& v) { all.emplace_back(k, v); });
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });  // not hash order
   PutStateChanges(batch, all, 0);
   batch.Put(store_keys::kGenesis, genesis_.hash.view());
   batch.Put(store_keys::kTip, TipValue(0, genesis_.hash));

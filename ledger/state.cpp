@@ -9,6 +9,7 @@
 
 #include "ledger/check.h"
 #include "ledger/hash.h"
+#include "ledger/siphash.h"
 
 namespace kontor {
 
@@ -27,8 +28,11 @@ struct MemoKey {
   std::array<char, 41> bytes{};  // kind, length, id (ids of up to 39 bytes are memoised)
   bool operator==(const MemoKey&) const = default;
 };
+// Ids are often chosen by whoever sends a tx: keyed (ledger/siphash.h), never a fixed hash.
 struct MemoKeyHasher {
-  size_t operator()(const MemoKey& k) const { return std::hash<std::string_view>()({k.bytes.data(), k.bytes.size()}); }
+  size_t operator()(const MemoKey& k) const {
+    return static_cast<size_t>(SipHash24(ProcessHashKey(), reinterpret_cast<const uint8_t*>(k.bytes.data()), k.bytes.size()));
+  }
 };
 constexpr size_t kStateKeyMemoEntriesMax = 32 * 1024;
 constexpr size_t kStateKeyMemoIdBytesMax = 39;

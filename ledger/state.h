@@ -10,6 +10,7 @@
 // ledger's own are reserved; applications number theirs from 16.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -64,11 +65,15 @@ class StateDelta final : public StateView {
   // checks can visit every changed record of a kind.
   void PutRecord(uint8_t kind, std::string_view id, std::string value);
   void EraseRecord(uint8_t kind, std::string_view id);
-  // Calls fn(id) for each record of `kind` written through PutRecord/EraseRecord.
+  // Calls fn(id) for each record of `kind` written through PutRecord/EraseRecord, in state-key
+  // order: never in the hash table's order, which depends on the process's hash key.
   template <typename F>
   void ForEachChangedRecord(uint8_t kind, F&& fn) const {
+    std::vector<std::pair<const Hash256*, const std::string*>> records;
     for (const auto& [key, entry] : changes_)
-      if (entry.kind == kind) fn(std::string_view(entry.id));
+      if (entry.kind == kind) records.emplace_back(&key, &entry.id);
+    std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+    for (const auto& [key, id] : records) fn(std::string_view(*id));
   }
 
   // Moves this layer's changes into `target` (normally the delta this one was layered on).
@@ -109,6 +114,7 @@ class State final : public StateView {
   // Proof of `key` against the root at `height`, if that height is still kept.
   // Errors: kNotFound if the height is not kept.
   Result Prove(const Hash256& key, uint64_t height, StateProof* proof, Hash256* root) const;
+  // In the hash table's order, which differs between processes: only for order-free uses.
   template <typename F>
   void ForEach(F&& f) const {
     for (const auto& [k, v] : values_) f(k, v);

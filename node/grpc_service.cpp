@@ -229,6 +229,9 @@ class GrpcServer::Service final : public v1::Node::Service {
       out->set_genesis_supply(a.genesis_supply());
       out->set_deposited(a.deposited());
       out->set_withdrawn(a.withdrawn());
+      out->set_deposited_hi(a.deposited_hi());
+      out->set_withdrawn_hi(a.withdrawn_hi());
+      out->set_outstanding(OutstandingSupply(a).value_or(0));
     }
     return grpc::Status::OK;
   }

@@ -8,6 +8,8 @@
 // proto/kontor/v1/tx.proto), in plain integers, not with the code under test:
 //   accrued(t) = floor(units * price_per_unit_hour * (min(t, end, termination) - start) / 3_600_000)
 //   a payment comes out of escrow first-in first-out; the broker holds floor(all paid * bps / 10_000)
+//   a top-up joins its depositor's deposit wherever it is, else opens one at the end; a key that
+//   is no party opens one only with at least 1/64 of the escrow (and while fewer than 61 exist)
 //   txs see their block's time; a top-up adds to escrow before settling; settling that cannot
 //   be covered pays what escrow holds and closes the contract (insufficient funds, at block time)
 //   at the end of a block the ledger closes contracts whose notice ran out (at the termination
@@ -222,7 +224,7 @@ struct ContractPlan {
 struct StepPlan {
   Op op = Op::kAdvance;  // kAdvance closes the block being built
   size_t contract = 0;  // taken modulo the number of contracts
-  bool by_carol = false;
+  int depositor = 0;    // kTopup: alice (the renter), carol (nobody's role), dave (the provider), bob (the broker, if any)
   uint64_t amount = 1;
   uint64_t advance_ms = 0;  // kAdvance: the next block's time is this much later
   int usage = 1;            // bit 0: report cpu_s, bit 1: egress_gb (if metered)
@@ -244,7 +246,7 @@ void showValue(const ContractPlan& c, std::ostream& os) {
 }
 void showValue(const StepPlan& s, std::ostream& os) {
   static const char* names[] = {"advance", "topup", "settle", "usage", "notice", "close by renter", "close by provider"};
-  os << "{" << names[static_cast<int>(s.op)] << ", contract " << s.contract << ", carol " << s.by_carol << ", amount "
+  os << "{" << names[static_cast<int>(s.op)] << ", contract " << s.contract << ", depositor " << s.depositor << ", amount "
      << s.amount << ", advance " << s.advance_ms << ", usage " << s.usage << " (+" << s.cpu_more << ", +" << s.egress_more
      << "), stale " << s.stale << "}";
 }
@@ -287,7 +289,7 @@ rc::Gen<StepPlan> GenStepPlan(size_t close_weight) {
                                                        {close_weight, Op::kCloseRenter},
                                                        {1, Op::kCloseProvider}})),
       set(&StepPlan::contract, rc::gen::inRange<size_t>(0, 3)),
-      set(&StepPlan::by_carol, rc::gen::arbitrary<bool>()),
+      set(&StepPlan::depositor, rc::gen::element(0, 0, 1, 1, 2, 3)),
       set(&StepPlan::amount, Amount(1, 300'001, {1, 1'000, 2'000, 5'000})),
       set(&StepPlan::advance_ms, Advance()),
       set(&StepPlan::usage, rc::gen::inRange(1, 4)),
@@ -364,7 +366,8 @@ void RunAgainstModel(const RunPlan& plan) {
     const std::string n = std::to_string(i);
     switch (step.op) {
       case Op::kTopup: {
-        const std::string who = step.by_carol ? "carol" : "alice";
+        static const char* depositors[] = {"alice", "carol", "dave", "bob"};
+        const std::string who = depositors[step.depositor];
         std::string tx = TopupTx(env, who, m.nonce[who], id, step.amount);
         Code expected = ModelTopup(m, c, who, step.amount);
         blocks.Submit(std::move(tx), who, "topup " + n + " by " + who + " of " + std::to_string(step.amount), expected);

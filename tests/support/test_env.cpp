@@ -14,12 +14,14 @@ Result CloseResult::ResultOf(const Hash256& txid) const {
 }
 
 std::string MakeGenesisJson(const std::string& chain_id, const PublicKey& validator, const std::vector<PublicKey>& accounts,
-                            uint64_t funding, uint64_t min_fee, const PublicKey& gateway, uint64_t time_ms) {
+                            uint64_t funding, uint64_t min_fee, const PublicKey& gateway, uint64_t time_ms,
+                            const std::vector<std::pair<std::string, uint32_t>>& extra_bridged_assets) {
   Genesis g;
   g.chain_id = chain_id;
   g.genesis_time_ms = time_ms;
   g.assets.push_back({"KTR", 6, std::nullopt});
   g.assets.push_back({"USDC", 6, gateway});
+  for (const auto& [symbol, decimals] : extra_bridged_assets) g.assets.push_back({symbol, decimals, gateway});
   for (const auto& a : accounts) {
     g.balances.push_back({a, "KTR", funding});
     g.balances.push_back({a, "USDC", funding});
@@ -42,7 +44,8 @@ TestEnv::TestEnv(TestEnvOptions options) : options_(std::move(options)), random_
   keys_.emplace("gateway", GeneratePrivateKey(random_));
   keys_.emplace("nobody", GeneratePrivateKey(random_));  // never funded
   std::string json = MakeGenesisJson("kontor-test", validator_->public_key(), funded, options_.funding,
-                                     options_.min_fee, keys_.at("gateway").public_key(), now_ms_);
+                                     options_.min_fee, keys_.at("gateway").public_key(), now_ms_,
+                                     options_.extra_bridged_assets);
   Result r = ParseGenesis(json, &genesis_);
   if (!r.ok()) throw std::runtime_error("test genesis: " + r.ToString());
   ChainOptions chain_options;

@@ -26,6 +26,8 @@ struct TestEnvOptions {
   std::string data_dir;  // empty: in-memory store
   bool sync = false;
   uint64_t seed = 1;
+  // More assets bridged through `gateway`, held by nobody at genesis: {symbol, decimals}.
+  std::vector<std::pair<std::string, uint32_t>> extra_bridged_assets;
 };
 
 struct TxOptions {
@@ -88,8 +90,10 @@ class TestEnv {
 };
 
 // A genesis JSON for tests and benchmarks: assets KTR (fee asset, 6 decimals) and USDC
-// (6 decimals, bridged through `gateway`), each account funded with `funding` of both.
+// (6 decimals, bridged through `gateway`), each account funded with `funding` of both; then
+// `extra_bridged_assets`, bridged through `gateway` and unfunded.
 std::string MakeGenesisJson(const std::string& chain_id, const PublicKey& validator, const std::vector<PublicKey>& accounts,
-                            uint64_t funding, uint64_t min_fee, const PublicKey& gateway, uint64_t time_ms);
+                            uint64_t funding, uint64_t min_fee, const PublicKey& gateway, uint64_t time_ms,
+                            const std::vector<std::pair<std::string, uint32_t>>& extra_bridged_assets = {});
 
 }  // namespace kontor::test

@@ -203,6 +203,57 @@ TEST_CASE("assets: the gateway deposits, holders withdraw, each external tx once
   }
 }
 
+TEST_CASE("assets: an 18-decimal asset keeps its bridge open long after 2^64 units have moved through it",
+          "[contracts]") {
+  using U128 = unsigned __int128;
+  test::TestEnvOptions options;
+  options.extra_bridged_assets = {{"WETH", 18}};
+  TestEnv env(options);
+  FundGateway(env);
+  const uint64_t token = 1'000'000'000'000'000'000;  // 10^18: one WETH
+  REQUIRE(AssetOf(env, "WETH").decimals() == 18);
+  REQUIRE(AssetOf(env, "WETH").genesis_supply() == 0);
+  // 2^64-1 units are 18.45 WETH: before, the bridge closed once that much had ever come in.
+  // 40 rounds of 10 WETH in and 9.9 WETH out (400 WETH deposited, 396 withdrawn), 2 rounds a
+  // block; what is outstanding stays below 14.1 WETH.
+  const uint64_t out = 9 * token + 9 * token / 10;
+  U128 deposited = 0, withdrawn = 0;
+  uint64_t bob_has = 0;
+  for (int round = 0; round < 40; ++round) {
+    env.Submit(Deposit(env, "gateway", "WETH", 10 * token, "bob", "ethereum", "0xw" + std::to_string(round)));
+    env.Submit(Withdraw(env, "bob", "WETH", out));
+    if (round % 2 == 1) REQUIRE(env.Close().rejected.empty());  // 2 rounds a block
+    deposited += 10 * U128(token);
+    withdrawn += out;
+    bob_has += token / 10;
+  }
+  CHECK(env.Balance("bob", "WETH") == bob_has);
+  CHECK(bob_has == 4 * token);
+  v1::Asset weth = AssetOf(env, "WETH");
+  CHECK(DepositedTotal(weth) == deposited);
+  CHECK(WithdrawnTotal(weth) == withdrawn);
+  CHECK(weth.deposited_hi() == static_cast<uint64_t>(deposited >> 64));
+  CHECK(weth.deposited_hi() == 21);  // 400 * 10^18 / 2^64 = 21.68
+  CHECK(weth.withdrawn_hi() == 21);  // 396 * 10^18 / 2^64 = 21.47
+  CHECK(weth.deposited() == static_cast<uint64_t>(deposited));
+  CHECK(OutstandingSupply(weth) == std::optional<uint64_t>(4 * token));
+
+  // What is outstanding is still bounded by 2^64-1: up to it, and not one unit more.
+  const uint64_t room = kMax - 4 * token;
+  ExpectRejected(env, Deposit(env, "gateway", "WETH", room + 1, "carol", "ethereum", "0xfull"), Code::kOverflow);
+  ExpectOk(env, Deposit(env, "gateway", "WETH", room, "carol", "ethereum", "0xfull"));
+  ExpectRejected(env, Deposit(env, "gateway", "WETH", 1, "carol", "ethereum", "0xmore"), Code::kOverflow);
+  // A withdrawal makes room again.
+  ExpectOk(env, Withdraw(env, "carol", "WETH", token));
+  ExpectOk(env, Deposit(env, "gateway", "WETH", token, "alice", "ethereum", "0xmore"));
+  CHECK(env.Balance("alice", "WETH") == token);
+  CHECK(env.Balance("carol", "WETH") == room - token);
+  weth = AssetOf(env, "WETH");
+  CHECK(OutstandingSupply(weth) == std::optional<uint64_t>(kMax));
+  CHECK(DepositedTotal(weth) == deposited + room + token);
+  CHECK(WithdrawnTotal(weth) == withdrawn + token);
+}
+
 // ============================================================================================
 // 2. Providers and attestations
 // ============================================================================================
@@ -746,8 +797,9 @@ TEST_CASE("close by the renter: unused deposits go back to each depositor whole"
   ExpectOk(env, accept);
   const uint64_t tf = env.now_ms();
   ExpectOk(env, Topup(env, "carol", id, 50'000));
-  ExpectOk(env, Topup(env, "alice", id, 20'000));  // a later deposit of alice's is a new entry
-  REQUIRE(ContractOf(env, id).escrow_size() == 3);
+  ExpectOk(env, Topup(env, "alice", id, 20'000));  // joins alice's first deposit: one entry per depositor
+  REQUIRE(ContractOf(env, id).escrow_size() == 2);
+  CHECK(ContractOf(env, id).escrow(0).amount() == 120'000 - 2'000);
   ExpectOk(env, CloseContract(env, "alice", id), 7'000);  // tf + 9 s
   REQUIRE(env.now_ms() == tf + 9'000);
   v1::Contract c = ContractOf(env, id);
@@ -757,6 +809,62 @@ TEST_CASE("close by the renter: unused deposits go back to each depositor whole"
   CHECK(env.Balance("alice", "USDC") == kFunding - 9'000);
   CHECK(env.Balance("carol", "USDC") == kFunding);
   CHECK(env.Balance("dave", "USDC") == kFunding + 9'000);
+}
+
+TEST_CASE("escrow griefing: two keys alternating 1-unit top-ups cannot keep the renter out", "[contracts]") {
+  TestEnv env;
+  // 1 per ms, 10000 deposited: the renter's deposit lasts 10 s unless it tops up.
+  std::string tx = Propose(env, {"alice", "dave"}, Terms(env, 1, 3'600'000, 10'000));
+  const std::string id = IdOf(tx);
+  ExpectOk(env, tx);
+  const uint64_t tf = env.now_ms();
+
+  // bob and carol are no parties: their first top-up must bring 1/64 of the escrow (157 of 10000).
+  ExpectRejected(env, Topup(env, "bob", id, 1), Code::kBadAmount);    // tf + 1 s
+  ExpectRejected(env, Topup(env, "carol", id, 1), Code::kBadAmount);  // tf + 2 s
+  ExpectRejected(env, Topup(env, "bob", id, 156), Code::kBadAmount);  // tf + 3 s
+  // tf + 4 s: each pays its way in once, then they alternate 1-unit top-ups, 100 of them.
+  env.Submit(Topup(env, "bob", id, 157));
+  env.Submit(Topup(env, "carol", id, 157));
+  for (int i = 0; i < 100; ++i) env.Submit(Topup(env, i % 2 == 0 ? "bob" : "carol", id, 1));
+  CloseResult closed = env.Close();
+  REQUIRE(closed.rejected.empty());
+  REQUIRE(env.now_ms() == tf + 4'000);
+  v1::Contract c = ContractOf(env, id);
+  REQUIRE(c.escrow_size() == 3);  // one entry each, however often they top up
+  CHECK(c.escrow(0).depositor() == env.Pub("alice").bytes());
+  CHECK(c.escrow(0).amount() == 10'000 - 4'000);
+  CHECK(c.escrow(1).depositor() == env.Pub("bob").bytes());
+  CHECK(c.escrow(1).amount() == 207);
+  CHECK(c.escrow(2).depositor() == env.Pub("carol").bytes());
+  CHECK(c.escrow(2).amount() == 207);
+
+  // tf + 5 s: the renter's own top-up is accepted, into its entry at the front.
+  ExpectOk(env, Topup(env, "alice", id, 20'000));
+  c = ContractOf(env, id);
+  REQUIRE(c.escrow_size() == 3);
+  CHECK(c.escrow(0).amount() == 30'000 - 5'000);
+  CHECK(c.charged() == 5'000);
+
+  // tf + 12 s: past the 10 s the first deposit lasted, the contract still runs on the renter's money.
+  env.Close(7'000);
+  REQUIRE(env.now_ms() == tf + 12'000);
+  CHECK(ContractOf(env, id).state() == v1::CONTRACT_STATE_ACTIVE);
+  // tf + 20 s: alice closes; 20000 charged, all from her entry. Each depositor gets its own back.
+  ExpectOk(env, CloseContract(env, "alice", id), 8'000);
+  REQUIRE(env.now_ms() == tf + 20'000);
+  c = ContractOf(env, id);
+  CHECK(c.close_reason() == v1::CLOSE_REASON_RENTER_CLOSED);
+  CHECK(c.charged() == 20'000);
+  CHECK(c.refunded() == 10'000 + 207 + 207);
+  CHECK(c.escrow_size() == 0);
+  CHECK(env.Balance("alice", "USDC") == kFunding - 20'000);
+  CHECK(env.Balance("bob", "USDC") == kFunding);
+  CHECK(env.Balance("carol", "USDC") == kFunding);
+  CHECK(env.Balance("dave", "USDC") == kFunding + 20'000);
+  auto reputation = contracts::Load<v1::Reputation>(env.chain().state(), Kind::kReputation, env.Pub("alice").bytes());
+  REQUIRE(reputation.has_value());
+  CHECK(reputation->renter_insufficient_funds() == 0);
 }
 
 TEST_CASE("notice: the provider cannot close at once, the contract ends by itself at termination",

@@ -175,32 +175,44 @@ TEST_CASE("rules deposit: the asset symbol is 1 to 16 bytes", "[rules][deposit]"
   CHECK(env.Balance("bob", "USDC") == kFunding);
 }
 
-TEST_CASE("rules deposit and withdraw: the running totals stop exactly at 2^64-1", "[rules][deposit][withdraw]") {
+TEST_CASE("rules deposit and withdraw: the outstanding supply stops exactly at 2^64-1 and the totals go past it",
+          "[rules][deposit][withdraw]") {
+  using U128 = unsigned __int128;
   TestEnv env;
   FundGateway(env);
   const uint64_t genesis = AssetOf(env, "USDC").genesis_supply();
   REQUIRE(genesis == 4 * kFunding);
-  // Fill the supply, then burn most of it: deposited stays high while the supply is small.
-  ExpectOk(env, Deposit(env, "gateway", "USDC", kMax - genesis, "carol", "ethereum", "0x01"));
-  ExpectOk(env, WithdrawTx(env, "carol", "USDC", kMax - genesis));
-  CHECK(AssetOf(env, "USDC").deposited() == kMax - genesis);
-  CHECK(AssetOf(env, "USDC").withdrawn() == kMax - genesis);
+  const uint64_t room = kMax - genesis;  // what may be outstanding beyond genesis
+  // Fill the supply, then burn it again: deposited stays high while the supply is small.
+  ExpectOk(env, Deposit(env, "gateway", "USDC", room, "carol", "ethereum", "0x01"));
+  ExpectOk(env, WithdrawTx(env, "carol", "USDC", room));
+  CHECK(AssetOf(env, "USDC").deposited() == room);
+  CHECK(AssetOf(env, "USDC").deposited_hi() == 0);
+  CHECK(AssetOf(env, "USDC").withdrawn() == room);
   CHECK(env.Balance("carol", "USDC") == kFunding);
 
-  // deposited: one above the limit, at it, then one more.
-  ExpectRejected(env, Deposit(env, "gateway", "USDC", genesis + 1, "carol", "ethereum", "0x02"), Code::kOverflow);
-  ExpectOk(env, Deposit(env, "gateway", "USDC", genesis, "carol", "ethereum", "0x02"));
-  CHECK(AssetOf(env, "USDC").deposited() == kMax);
-  CHECK(env.Balance("carol", "USDC") == kFunding + genesis);
+  // The outstanding supply: one above the limit, at it, then one more.
+  ExpectRejected(env, Deposit(env, "gateway", "USDC", room + 1, "carol", "ethereum", "0x02"), Code::kOverflow);
+  ExpectOk(env, Deposit(env, "gateway", "USDC", room, "carol", "ethereum", "0x02"));
+  CHECK(env.Balance("carol", "USDC") == kFunding + room);
   ExpectRejected(env, Deposit(env, "gateway", "USDC", 1, "carol", "ethereum", "0x03"), Code::kOverflow);
+  // The lifetime total, 2 x room, went past 2^64-1 into the high half.
+  const U128 twice = U128(room) * 2;
+  v1::Asset usdc = AssetOf(env, "USDC");
+  CHECK(usdc.deposited_hi() == static_cast<uint64_t>(twice >> 64));
+  CHECK(usdc.deposited_hi() == 1);
+  CHECK(usdc.deposited() == static_cast<uint64_t>(twice));
+  CHECK(OutstandingSupply(usdc) == std::optional<uint64_t>(kMax));
 
-  // withdrawn: carol holds enough, but the total would pass 2^64-1.
-  ExpectRejected(env, WithdrawTx(env, "carol", "USDC", genesis + 1), Code::kOverflow);
-  ExpectOk(env, WithdrawTx(env, "carol", "USDC", genesis));
-  CHECK(AssetOf(env, "USDC").withdrawn() == kMax);
-  CHECK(env.Balance("carol", "USDC") == kFunding);
-  ExpectRejected(env, WithdrawTx(env, "carol", "USDC", 1), Code::kOverflow);
-  CHECK(env.Balance("carol", "USDC") == kFunding);
+  // Withdrawals carry likewise, and make room for deposits again.
+  ExpectOk(env, WithdrawTx(env, "carol", "USDC", room));
+  usdc = AssetOf(env, "USDC");
+  CHECK(usdc.withdrawn_hi() == 1);
+  CHECK(usdc.withdrawn() == static_cast<uint64_t>(twice));
+  CHECK(OutstandingSupply(usdc) == std::optional<uint64_t>(genesis));
+  ExpectOk(env, Deposit(env, "gateway", "USDC", 1, "carol", "ethereum", "0x03"));
+  CHECK(env.Balance("carol", "USDC") == kFunding + 1);
+  CHECK(DepositedTotal(AssetOf(env, "USDC")) == twice + 1);
 }
 
 // ============================================================================================

@@ -84,12 +84,12 @@ TEST_CASE("rules topup: anyone may top up and gets its own deposit back", "[rule
   const std::string id = Form(env, AllRoles(env, 1, 10'000));
   ExpectOk(env, Topup(env, "dave", id, 300));   // the provider
   ExpectOk(env, Topup(env, "bob", id, 200));    // the broker
-  ExpectOk(env, Topup(env, "carol", id, 100));  // the arbiter
+  ExpectOk(env, Topup(env, "carol", id, 200));  // the arbiter: no party, so at least 10'500 / 64
   v1::Contract c = ContractOf(env, id);
   REQUIRE(c.escrow_size() == 4);
   CHECK(c.escrow(1).depositor() == env.Pub("dave").bytes());
   CHECK(c.escrow(1).amount() == 300);
-  CHECK(EscrowSum(c) == 10'600);
+  CHECK(EscrowSum(c) == 10'700);
   ExpectOk(env, CloseContract(env, "alice", id));  // nothing accrued at 1 per unit-hour
   CHECK(env.Balance("dave", "USDC") == kFunding);
   CHECK(env.Balance("bob", "USDC") == kFunding);
@@ -97,28 +97,64 @@ TEST_CASE("rules topup: anyone may top up and gets its own deposit back", "[rule
   CHECK(env.Balance("alice", "USDC") == kFunding);
 }
 
-TEST_CASE("rules topup: at most 64 separate deposits, the latest depositor may always add", "[rules][topup]") {
+TEST_CASE("rules topup: one entry per depositor and a top-up joins it wherever it is", "[rules][topup]") {
   TestEnv env;
-  // 1 per unit-hour: nothing is charged, so no deposit is used up while the test runs.
-  const std::string id = Form(env, Terms(env, 1, 1, 1'000));
-  // alice's deposit, then bob, carol, bob, ... : every top-up is a new entry.
-  auto depositor = [](int i) { return i % 2 == 1 ? std::string("bob") : std::string("carol"); };
-  for (int i = 1; i <= 62; ++i) env.Submit(Topup(env, depositor(i), id, 10));
-  REQUIRE(env.Close().rejected.empty());
-  REQUIRE(ContractOf(env, id).escrow_size() == 63);
-  ExpectOk(env, Topup(env, depositor(63), id, 10));  // the 64th: bob
-  REQUIRE(ContractOf(env, id).escrow_size() == 64);
-  CHECK(EscrowSum(ContractOf(env, id)) == 1'000 + 63 * 10);
-
-  ExpectRejected(env, Topup(env, "carol", id, 10), Code::kTooLarge);
-  ExpectRejected(env, Topup(env, "alice", id, 10), Code::kTooLarge);
-  // bob made the last deposit: his top-up merges into it.
-  ExpectOk(env, Topup(env, "bob", id, 5));
+  const std::string id = Form(env, Terms(env, 1, 1, 1'000));  // 1 per unit-hour: nothing is charged
+  ExpectOk(env, Topup(env, "carol", id, 100));
+  ExpectOk(env, Topup(env, "bob", id, 100));
+  ExpectOk(env, Topup(env, "alice", id, 7));  // into the first entry, not a new last one
+  ExpectOk(env, Topup(env, "carol", id, 1));  // carol's entry exists: no minimum
   v1::Contract c = ContractOf(env, id);
-  CHECK(c.escrow_size() == 64);
-  CHECK(c.escrow(63).depositor() == env.Pub("bob").bytes());
-  CHECK(c.escrow(63).amount() == 15);
-  CHECK(EscrowSum(c) == 1'000 + 63 * 10 + 5);
+  REQUIRE(c.escrow_size() == 3);
+  CHECK(c.escrow(0).depositor() == env.Pub("alice").bytes());
+  CHECK(c.escrow(0).amount() == 1'007);
+  CHECK(c.escrow(1).depositor() == env.Pub("carol").bytes());
+  CHECK(c.escrow(1).amount() == 101);
+  CHECK(c.escrow(2).depositor() == env.Pub("bob").bytes());
+  CHECK(c.escrow(2).amount() == 100);
+}
+
+TEST_CASE("rules topup: a new depositor that is no party brings at least 1/64 of the escrow", "[rules][topup]") {
+  TestEnv env;
+  const std::string id = Form(env, Terms(env, 1, 1, 6'400));
+  ExpectRejected(env, Topup(env, "carol", id, 99), Code::kBadAmount);  // 99 x 64 < 6'400
+  ExpectRejected(env, Topup(env, "carol", id, 1), Code::kBadAmount);
+  CHECK(env.Balance("carol", "USDC") == kFunding);
+  ExpectOk(env, Topup(env, "carol", id, 100));  // 100 x 64 = 6'400: exactly the share
+  // 6'500 in escrow now: bob needs ceil(6'500 / 64) = 102 (101 x 64 = 6'464 is short).
+  ExpectRejected(env, Topup(env, "bob", id, 101), Code::kBadAmount);
+  ExpectOk(env, Topup(env, "bob", id, 102));
+  // The parties have no minimum: the provider opens an entry with 1.
+  ExpectOk(env, Topup(env, "dave", id, 1));
+  CHECK(ContractOf(env, id).escrow_size() == 4);
+  CHECK(EscrowSum(ContractOf(env, id)) == 6'400 + 100 + 102 + 1);
+}
+
+TEST_CASE("rules topup: 61 entries for others and the parties always have a place", "[rules][topup]") {
+  test::TestEnvOptions options;
+  for (int i = 0; i < 63; ++i) options.accounts.push_back("k" + std::to_string(i));
+  TestEnv env(options);
+  // 1 per unit-hour, broker bob: nothing is charged, so no deposit is used up while the test runs.
+  const std::string id = Form(env, Terms(env, 1, 1, 1, 0, true));
+  // alice's entry and 60 others, each a new depositor with enough for its share.
+  for (int i = 0; i < 60; ++i) env.Submit(Topup(env, "k" + std::to_string(i), id, 1'000));
+  REQUIRE(env.Close().rejected.empty());
+  REQUIRE(ContractOf(env, id).escrow_size() == 61);
+  ExpectRejected(env, Topup(env, "k60", id, 1'000'000), Code::kTooLarge);
+  ExpectRejected(env, Topup(env, "carol", id, 1'000'000), Code::kTooLarge);
+  // Those already in may add to their entry.
+  ExpectOk(env, Topup(env, "k0", id, 1));
+  // The provider and the broker take the places kept for them; the renter's entry merges.
+  ExpectOk(env, Topup(env, "dave", id, 1));
+  ExpectOk(env, Topup(env, "bob", id, 1));
+  ExpectOk(env, Topup(env, "alice", id, 1));
+  v1::Contract c = ContractOf(env, id);
+  CHECK(c.escrow_size() == 63);
+  CHECK(c.escrow(0).amount() == 2);
+  CHECK(c.escrow(1).amount() == 1'001);
+  CHECK(c.escrow(61).depositor() == env.Pub("dave").bytes());
+  CHECK(c.escrow(62).depositor() == env.Pub("bob").bytes());
+  CHECK(EscrowSum(c) == 1 + 60 * 1'000 + 4);
 }
 
 // ============================================================================================

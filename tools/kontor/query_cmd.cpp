@@ -5,6 +5,7 @@
 
 #include "kontor/v1/state.pb.h"
 #include "ledger/bech32m.h"
+#include "ledger/bytes.h"
 #include "ledger/smt.h"
 #include "ledger/state.h"
 #include "ledger/tx.h"
@@ -174,13 +175,15 @@ void AddQueryCommands(CLI::App& app, Context& ctx) {
       for (const auto& [symbol, a] : table.by_symbol)
         out.push_back({{"symbol", symbol}, {"decimals", a.decimals()},
                        {"gateway", a.gateway().empty() ? json() : json(EncodeAddress(Hash256::FromBytes(a.gateway())))},
-                       {"genesis_supply", std::to_string(a.genesis_supply())}, {"deposited", std::to_string(a.deposited())},
-                       {"withdrawn", std::to_string(a.withdrawn())}});
+                       {"genesis_supply", std::to_string(a.genesis_supply())},
+                       {"deposited", DecimalStringU128(static_cast<unsigned __int128>(a.deposited_hi()) << 64 | a.deposited())},
+                       {"withdrawn", DecimalStringU128(static_cast<unsigned __int128>(a.withdrawn_hi()) << 64 | a.withdrawn())},
+                       {"outstanding", std::to_string(a.outstanding())}});
       return PrintJson(out);
     }
     for (const auto& [symbol, a] : table.by_symbol)
       std::printf("%-8s decimals %-2u supply %s%s\n", symbol.c_str(), a.decimals(),
-                  FormatAmount(a.genesis_supply() + a.deposited() - a.withdrawn(), a.decimals(), symbol).c_str(),
+                  FormatAmount(a.outstanding(), a.decimals(), symbol).c_str(),
                   a.gateway().empty() ? "" : "  (bridged)");
   });
 
