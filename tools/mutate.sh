@@ -96,7 +96,8 @@ echo "mutate: building the unmutated tree"
 build_all || { echo "mutate: the unmutated tree does not build; see $scratch/build.log" >&2; exit 1; }
 
 run_tests() {  # run_tests REGEX LOG -> exit status of ctest
-  (cd "$build" && ctest -R "$1" -E '^bench:' --stop-on-failure -j "$jobs" --timeout 300 >"$2" 2>&1)
+  # Twice the cores: many tests wait on a node's blocks rather than compute.
+  (cd "$build" && ctest -R "$1" -E '^bench:' --stop-on-failure -j "$((jobs * 2))" --timeout 300 >"$2" 2>&1)
 }
 
 if ((baseline)); then
