@@ -34,7 +34,7 @@ Result Read(const toml::table& table, const char* section, const char* key, T* o
 const std::map<std::string, std::set<std::string>>& KnownKeys() {
   static const std::map<std::string, std::set<std::string>> keys = {
       {"node", {"data_dir", "log_level", "node_key_file", "node_key_passphrase_file"}},
-      {"api", {"grpc_listen", "http_listen", "grpc_message_bytes_max"}},
+      {"api", {"grpc_listen", "http_listen", "grpc_message_bytes_max", "healthz_block_age_max_ms"}},
       {"consensus", {"block_interval_ms", "heartbeat_interval_ms"}},
       {"mempool", {"txs_max", "bytes_max", "account_txs_max", "nonce_gap_max", "tx_ttl_ms", "rejected_cache_entries_max"}},
       {"storage", {"state_history_heights", "sync_writes"}},
@@ -74,6 +74,7 @@ Result LoadConfig(const std::filesystem::path& home, Config* out) {
   KONTOR_RETURN_IF_ERROR(Read(table, "api", "grpc_listen", &c.grpc_listen));
   KONTOR_RETURN_IF_ERROR(Read(table, "api", "http_listen", &c.http_listen));
   KONTOR_RETURN_IF_ERROR(Read(table, "api", "grpc_message_bytes_max", &c.grpc_message_bytes_max));
+  KONTOR_RETURN_IF_ERROR(Read(table, "api", "healthz_block_age_max_ms", &c.healthz_block_age_max_ms));
   KONTOR_RETURN_IF_ERROR(Read(table, "consensus", "block_interval_ms", &c.block_interval_ms));
   KONTOR_RETURN_IF_ERROR(Read(table, "consensus", "heartbeat_interval_ms", &c.heartbeat_interval_ms));
   KONTOR_RETURN_IF_ERROR(Read(table, "mempool", "txs_max", &c.mempool_txs_max));
@@ -93,6 +94,8 @@ Result ValidateConfig(const Config& c) {
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
   if (!levels.count(c.log_level)) return Bad("node.log_level must be one of trace, debug, info, warn, error");
   if (c.block_interval_ms < 10 || c.block_interval_ms > 600'000) return Bad("consensus.block_interval_ms must be 10..600000");
+  if (c.healthz_block_age_max_ms != 0 && c.healthz_block_age_max_ms < c.heartbeat_interval_ms)
+    return Bad("api.healthz_block_age_max_ms must be 0 (three heartbeats) or >= consensus.heartbeat_interval_ms");
   if (c.heartbeat_interval_ms < c.block_interval_ms) return Bad("consensus.heartbeat_interval_ms must be >= block_interval_ms");
   if (c.mempool_txs_max == 0 || c.mempool_txs_max > 10'000'000) return Bad("mempool.txs_max must be 1..10000000");
   if (c.mempool_bytes_max < 65536) return Bad("mempool.bytes_max must be at least 65536");
@@ -140,6 +143,7 @@ std::string RenderConfig(const Config& c) {
       << "grpc_listen = " << Quoted(c.grpc_listen) << "  # gRPC API (port 0 = any free port)\n"
       << "http_listen = " << Quoted(c.http_listen) << "  # /metrics and /healthz\n"
       << "grpc_message_bytes_max = " << c.grpc_message_bytes_max << "\n"
+      << "healthz_block_age_max_ms = " << c.healthz_block_age_max_ms << "   # /healthz answers 503 (stalled) past this without a block; 0 = 3 heartbeats\n"
       << "\n[consensus]\n"
       << "block_interval_ms = " << c.block_interval_ms << "        # a block this often when txs are waiting\n"
       << "heartbeat_interval_ms = " << c.heartbeat_interval_ms << "   # an empty block at least this often\n"

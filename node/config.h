@@ -20,6 +20,8 @@ struct Config {
   std::string grpc_listen = "127.0.0.1:26657";       // port 0 = any free port
   std::string http_listen = "127.0.0.1:26660";
   uint64_t grpc_message_bytes_max = 16 * 1024 * 1024;
+  uint64_t healthz_block_age_max_ms = 0;             // /healthz is 503 "stalled" past this without a block; 0 = 3 heartbeats
+  uint64_t HealthzBlockAgeMaxMs() const { return healthz_block_age_max_ms ? healthz_block_age_max_ms : 3 * heartbeat_interval_ms; }
   // [consensus]
   uint64_t block_interval_ms = 1000;                 // a block when there is work
   uint64_t heartbeat_interval_ms = 30000;            // an empty block at least this often

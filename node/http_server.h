@@ -5,6 +5,8 @@
 #include <string>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "ledger/result.h"
 #include "node/node.h"
 
@@ -13,6 +15,12 @@ class Server;
 }
 
 namespace kontor::node {
+
+// The /healthz body for a node's status at `now_ms`, and its HTTP status: 200 "ok", or 503 with
+// "stopping", "cannot_commit" (blocks fail to commit; `reason` says why) or "stalled" (no block
+// for more than block_age_max_ms).
+nlohmann::json HealthReport(const Node::Status& status, const std::string& chain_id, bool stopping, uint64_t block_age_max_ms,
+                            uint64_t now_ms, int* http_status);
 
 class HttpServer {
  public:
