@@ -50,9 +50,9 @@ def test_offer_list_max_price_includes_offers_at_exactly_that_price(node):
     assert node.cli_json("offer", "list", "--max-price", "2.499999") == []
 
 
-def test_waiting_for_a_tx_the_block_drops_reports_the_rejection(node):
-    # The first tx leaves alice too little USDC for the second. The second is behind the first in
-    # the mempool (not yet alice's next nonce), so admission cannot run it; the block drops it.
+def test_a_payer_cannot_queue_more_than_its_balance(node):
+    # The first tx leaves alice too little USDC for the second: admission counts what her pending
+    # txs can spend, so the second is refused at once, before any block.
     have = node.balance("alice", "USDC")
     node.cli("tx", "transfer", "--from", "alice", "--to", "bob", "--amount", str(have // USDC - 1), "--asset", "USDC",
              "--async")
@@ -60,6 +60,17 @@ def test_waiting_for_a_tx_the_block_drops_reports_the_rejection(node):
     assert r.rc == 1
     assert "insufficient_funds (400)" in r.err
     assert node.balance("alice", "USDC") == have - (have // USDC - 1) * USDC
+
+
+def test_waiting_for_a_tx_that_is_dropped_reports_why(node):
+    # A tx behind a nonce gap that never fills expires in the mempool; the CLI, waiting for its
+    # block, reports the drop and its code instead of waiting on.
+    nonce = node.cli_json("query", "account", "carol")["nonce"]
+    r = node.cli("tx", "transfer", "--from", "carol", "--to", "bob", "--amount", "1", "--asset", "USDC",
+                 "--nonce", str(nonce + 1), "--expires-in", "3", "--wait", "30", check=False)
+    assert r.rc == 1
+    assert "expired (301)" in r.err
+    assert node.cli_json("query", "account", "carol")["nonce"] == nonce
 
 
 def test_a_tx_that_needs_other_parties_is_not_sent_with_one_signature(node):
