@@ -66,7 +66,7 @@ struct Rig {
   std::unique_ptr<Chain> faulty;
   uint64_t now_ms;
 
-  Rig() : now_ms(env.now_ms()) {
+  explicit Rig(kontor::test::TestEnvOptions env_options = {}) : env(std::move(env_options)), now_ms(env.now_ms()) {
     ChainOptions options;
     options.store.in_memory = true;
     options.store.sync = false;
@@ -344,6 +344,61 @@ TEST_CASE("invariant faults: the genesis supply of an asset changed", "[invarian
   auto asset = LoadAsset(rig.env.chain().state(), "USDC");
   REQUIRE(asset.has_value());
   CHECK(asset->genesis_supply() == 4 * kFunding);
+}
+
+TEST_CASE("invariant faults: a deposit recorded on an asset with no balance credited", "[invariants]") {
+  // WETH is held by nobody: its supply grows while no account holding it changes at all.
+  kontor::test::TestEnvOptions options;
+  options.extra_bridged_assets = {{"WETH", 18}};
+  Rig rig(options);
+  rig.ExpectDropped(
+      [](StateDelta& s) {
+        auto asset = LoadAsset(s, "WETH");
+        REQUIRE(asset.has_value());
+        asset->set_deposited(asset->deposited() + 1);
+        StoreAsset(s, *asset);
+      },
+      "supply of WETH changed by 1 with no balance change");
+  CHECK(LoadAsset(rig.env.chain().state(), "WETH")->deposited() == 0);
+}
+
+TEST_CASE("invariant faults: lifetime deposit and withdrawal totals go down together", "[invariants]") {
+  // 100 USDC deposited and 50 withdrawn for real; the fault lowers both totals by one, which keeps
+  // the net supply: only the rule that lifetime totals never go down catches it.
+  Rig rig;
+  rig.Block({rig.env.Transfer("alice", "gateway", "KTR", 1'000'000)});
+  rig.Block({Deposit(rig.env, "gateway", "USDC", 100, "alice", "ethereum", "0x01")});
+  rig.Block({rig.env.Build({"alice"}, [](v1::TxBody& b) {
+    auto* w = b.mutable_asset_withdraw();
+    w->set_asset("USDC");
+    w->set_amount(50);
+    w->set_network("ethereum");
+    w->set_destination("0x00000000000000000000000000000000000000b0");
+  })});
+  rig.ExpectDropped(
+      [](StateDelta& s) {
+        auto asset = LoadAsset(s, "USDC");
+        REQUIRE(asset.has_value());
+        REQUIRE(asset->deposited() == 100);
+        REQUIRE(asset->withdrawn() == 50);
+        asset->set_deposited(99);
+        asset->set_withdrawn(49);
+        StoreAsset(s, *asset);
+      },
+      "the deposited or withdrawn total of USDC went down");
+  CHECK(LoadAsset(rig.env.chain().state(), "USDC")->deposited() == 100);
+}
+
+TEST_CASE("invariant faults: an outstanding supply past 2^64-1", "[invariants]") {
+  Rig rig;
+  rig.ExpectDropped(
+      [](StateDelta& s) {
+        auto asset = LoadAsset(s, "USDC");
+        REQUIRE(asset.has_value());
+        asset->set_deposited(UINT64_MAX);
+        StoreAsset(s, *asset);
+      },
+      "is outside 0..2^64-1");
 }
 
 // ============================================================================================
