@@ -5,32 +5,7 @@ import re
 
 import grpc
 
-
-def _varint(data, i):
-    shift = value = 0
-    while True:
-        b = data[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, i
-
-
-def _fields(data):
-    """Minimal protobuf wire decoder: yields (field number, wire type, value)."""
-    i = 0
-    while i < len(data):
-        key, i = _varint(data, i)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = _varint(data, i)
-        elif wire == 2:
-            length, i = _varint(data, i)
-            value, i = data[i:i + length], i + length
-        else:
-            raise ValueError("unexpected wire type %d" % wire)
-        yield number, wire, value
+from proto_wire import iter_fields as _fields
 
 
 def test_grpc_reflection_lists_the_services(node):
