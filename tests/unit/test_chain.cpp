@@ -9,6 +9,7 @@
 #include "ledger/hash.h"
 #include "ledger/merkle.h"
 #include "ledger/replay.h"
+#include "tests/support/delegating_app.h"
 #include "tests/support/test_env.h"
 
 using namespace kontor;
@@ -286,10 +287,8 @@ TEST_CASE("state proofs verify against recent roots", "[chain][state]") {
 namespace {
 // The real application, except that a transfer with memo "mint" also credits 1 unit out of
 // nowhere: a stand-in for an application bug the invariants must catch.
-class MintingApp final : public Application {
+class MintingApp final : public kontor::test::DelegatingApp {
  public:
-  Result InitGenesis(const Genesis& g, StateDelta& d) override { return real_.InitGenesis(g, d); }
-  Result CheckStateless(const DecodedTx& tx) const override { return real_.CheckStateless(tx); }
   Result Apply(const DecodedTx& tx, const BlockEnv& env, StateDelta& s) override {
     KONTOR_RETURN_IF_ERROR(real_.Apply(tx, env, s));
     if (tx.body.has_transfer() && tx.body.transfer().memo() == "mint") {
@@ -299,16 +298,6 @@ class MintingApp final : public Application {
     }
     return Result::Ok();
   }
-  Result EndBlock(const BlockEnv& env, StateDelta& d) override { return real_.EndBlock(env, d); }
-  Result CheckInvariants(const BlockEnv& env, const StateView& before, const StateDelta& d) const override {
-    return real_.CheckInvariants(env, before, d);
-  }
-  std::vector<AssetAmount> PayerDebits(const DecodedTx& tx, const StateView& state) const override {
-    return real_.PayerDebits(tx, state);
-  }
-
- private:
-  contracts::KontorApp real_;
 };
 }  // namespace
 

@@ -18,6 +18,7 @@
 #include "contracts/escrow.h"
 #include "contracts/records.h"
 #include "ledger/accounts.h"
+#include "tests/support/delegating_app.h"
 #include "tests/support/scenario.h"
 #include "tests/support/test_env.h"
 
@@ -35,27 +36,15 @@ constexpr const char* kTriggerMemo = "fault";
 
 using Fault = std::function<void(StateDelta&)>;
 
-class FaultyApp final : public Application {
+class FaultyApp final : public kontor::test::DelegatingApp {
  public:
   Fault fault;  // applied after the real rules, for a transfer with memo "fault"
 
-  Result InitGenesis(const Genesis& g, StateDelta& d) override { return real_.InitGenesis(g, d); }
-  Result CheckStateless(const DecodedTx& tx) const override { return real_.CheckStateless(tx); }
   Result Apply(const DecodedTx& tx, const BlockEnv& env, StateDelta& s) override {
     KONTOR_RETURN_IF_ERROR(real_.Apply(tx, env, s));
     if (fault && tx.body.has_transfer() && tx.body.transfer().memo() == kTriggerMemo) fault(s);
     return Result::Ok();
   }
-  Result EndBlock(const BlockEnv& env, StateDelta& d) override { return real_.EndBlock(env, d); }
-  Result CheckInvariants(const BlockEnv& env, const StateView& before, const StateDelta& d) const override {
-    return real_.CheckInvariants(env, before, d);
-  }
-  std::vector<AssetAmount> PayerDebits(const DecodedTx& tx, const StateView& state) const override {
-    return real_.PayerDebits(tx, state);
-  }
-
- private:
-  contracts::KontorApp real_;
 };
 
 // Two chains on one genesis: `faulty` (proposer, FaultyApp) and env.chain() (follower, real rules).
