@@ -80,6 +80,7 @@ def test_invoice_dispute_arbiter_external_payment_and_early_close(tmp_path):
                  "--reason", "degraded")
         i1 = node.cli_json("invoice", "show", inv1)
         assert i1["state"] == "INVOICE_STATE_DISPUTED" and int(i1["disputed"]) == disputed and int(i1["locked"]) == disputed
+        assert int(i1["payable"]) == accepted  # the disputed part is not payable until resolved
         assert int(node.cli_json("contract", "show", cid)["locked"]) == disputed
 
         # Only the arbiter (or both parties) may split it; the arbiter gives the provider a third.
