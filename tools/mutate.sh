@@ -11,6 +11,8 @@
 # The working tree is never touched: the current tree (tracked and untracked files, as git sees
 # them) is copied to .mutate/src and built in .mutate/src/build (with ccache, the first build
 # mostly hits the cache of ./build). Results go to .mutate/report.md and standard output.
+# KONTOR_MUTATE_DIR=DIR uses another scratch directory (under the repo, e.g. .mutate-tools), so
+# two folders can run at once: functional tests wait on blocks, and two runs share 2 cores well.
 # A mutant file is a unified diff preceded by "# " header lines (tests/mutants/README.md):
 #   # mutant: what the bug is          # tests: ctest -R regex       # equivalent: why (optional)
 # Needs: the packages of tools/setup.sh, and GNU patch.
@@ -55,7 +57,7 @@ if ((list_only)); then
 fi
 command -v patch >/dev/null || { echo "mutate: GNU patch is needed (apt-get install patch)" >&2; exit 2; }
 
-scratch="$root/.mutate"
+scratch="${KONTOR_MUTATE_DIR:-$root/.mutate}"
 src="$scratch/src"
 build="$src/build"   # inside src, so ccache sees the same relative paths as ./build
 jobs=$(nproc)
