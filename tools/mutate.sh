@@ -27,7 +27,7 @@ while (($#)); do
   case "$1" in
     --list) list_only=1 ;;
     --no-baseline) baseline=0 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "mutate: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) filters+=("$1") ;;
   esac
