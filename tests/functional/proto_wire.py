@@ -34,17 +34,8 @@ def read_varint(data, i):
 
 def fields(data):
     """{field number: [values]} of a message (varints as int, length-delimited as bytes)."""
-    out, i = {}, 0
-    while i < len(data):
-        key, i = read_varint(data, i)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = read_varint(data, i)
-        elif wire == 2:
-            length, i = read_varint(data, i)
-            value, i = bytes(data[i:i + length]), i + length
-        else:
-            raise ValueError("unexpected wire type %d" % wire)
+    out = {}
+    for number, _, value in iter_fields(data):
         out.setdefault(number, []).append(value)
     return out
 
