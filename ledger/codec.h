@@ -1,8 +1,8 @@
-// Canonical protobuf encoding. A message's canonical bytes are what the protobuf library
-// writes for it (fields in number order, packed repeated scalars, default values omitted,
-// minimal varints, no unknown fields). Decoding accepts only those bytes: anything that
-// re-encodes differently is rejected, so one message has exactly one encoding and its hash
-// is well defined. See docs/protocol.md "Canonical encoding".
+// Canonical protobuf encoding (docs/protocol.md §3): fields in number order, default values
+// omitted, minimal varints, packed repeated numbers, valid UTF-8, no unknown fields. One
+// message has exactly one encoding, so its hash is well defined. Whether bytes are canonical
+// is decided by our own check (ledger/canonical.h), not by the protobuf library: decoding
+// runs it before parsing. Encoding uses the library; CodecSelfTest pins what it writes.
 #pragma once
 
 #include <google/protobuf/message.h>
@@ -21,5 +21,11 @@ Bytes CanonicalBytes(const google::protobuf::Message& message);
 // Errors: kTooLarge, kMalformed, kNonCanonical.
 Result DecodeCanonical(std::string_view bytes, size_t bytes_max, std::string_view what,
                        google::protobuf::Message* message);
+
+// Encodes messages that exercise every rule of docs/protocol.md §3 and compares the bytes
+// with pinned ones (and with our check). kontord runs it at start and refuses to run if it
+// fails, so a node linked against a protobuf that writes other bytes never computes hashes
+// its peers do not. Errors: kEnvironment naming the message and both encodings.
+Result CodecSelfTest();
 
 }  // namespace kontor

@@ -51,6 +51,7 @@ std::string_view CodeName(Code code) {
     case Code::kStorage: return "storage";
     case Code::kCorruption: return "corruption";
     case Code::kIo: return "io";
+    case Code::kEnvironment: return "environment";
   }
   return "unknown";
 }

@@ -73,6 +73,7 @@ enum class Code : uint16_t {
   kStorage = 900,
   kCorruption = 901,
   kIo = 902,
+  kEnvironment = 903,          // the build or machine is unfit to run (e.g. a protobuf library that writes other bytes)
 };
 
 // Stable snake_case name of a code, e.g. "bad_nonce".

@@ -98,6 +98,7 @@ class GrpcServer::Service final : public v1::Node::Service {
       chunk.clear();
     };
     size_t received = 0;
+    wire::TakeStreamParseFailure();  // clear what an earlier call on this thread left
     while (reader->Read(&req)) {
       if (++received > kBatchTxsMax) {
         if (!chunk.empty()) flush();
@@ -108,6 +109,12 @@ class GrpcServer::Service final : public v1::Node::Service {
       if (chunk.size() == kChunk) flush();
     }
     if (!chunk.empty()) flush();
+    // Read() also ends the loop when a message does not parse: that is the client's error,
+    // not the end of its stream.
+    if (wire::TakeStreamParseFailure())
+      return ToStatus({Code::kMalformed, "stream message " + std::to_string(received + 1) +
+                                             " is not a valid kontor.v1.SubmitTxRequest; the " + std::to_string(received) +
+                                             " before it were processed (look them up by txid) and the rest ignored"});
     return grpc::Status::OK;
   }
 

@@ -11,6 +11,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "ledger/codec.h"
 #include "ledger/bech32m.h"
 #include "node/grpc_service.h"
 #include "node/home.h"
@@ -89,6 +90,8 @@ int Init(const fs::path& home, bool dev, const std::string& chain_id, const std:
 }
 
 int Start(const fs::path& home, const std::string& grpc_listen, const std::string& http_listen, const std::string& log_level) {
+  // Before anything is hashed: this build's protobuf must write the bytes of protocol §3.
+  if (Result c = CodecSelfTest(); !c.ok()) return Fail(c.ToString());
   Config config;
   Result r = LoadConfig(home, &config);
   if (!r.ok()) return Fail(r.message());

@@ -477,7 +477,7 @@ TEST_CASE("ledger rules: header checks at their edges", "[ledger-rules]") {
     auto x = h;
     x.set_chain_id(std::string(limits::kHeaderBytesMax, 'c'));
     rejects(Resign(env, block, x), Code::kTooLarge, "block header is");
-    rejects(ResignRaw(env, block, std::string("\x0a\xff", 2), 1), Code::kMalformed, "not a valid protobuf");
+    rejects(ResignRaw(env, block, std::string("\x0a\xff", 2), 1), Code::kMalformed, "block header is malformed at byte 1");
   }
   SECTION("a header with a default value written out or fields out of order is kNonCanonical") {
     // tx_count 0 written explicitly on an empty block.

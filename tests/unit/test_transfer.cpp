@@ -155,7 +155,8 @@ TEST_CASE("envelope-level rejections: wrong chain, bad signature, missing signat
 
   tx.clear_signatures();
   RejectedWith(env, EncodeTx(tx), Code::kMissingSignature);
-  RejectedWith(env, std::string("\x0a\x05hello"), Code::kMalformed);
+  // A body whose chain_id claims 5 bytes and has none.
+  RejectedWith(env, std::string("\x0a\x02\x0a\x05", 4), Code::kMalformed);
   CHECK(env.Nonce("alice") == 0);
 }
 

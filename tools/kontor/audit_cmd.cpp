@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "contracts/app.h"
+#include "ledger/codec.h"
 #include "ledger/chain.h"
 #include "ledger/replay.h"
 #include "node/home.h"
@@ -27,6 +28,7 @@ void AddAuditCommands(CLI::App& app, Context& ctx) {
       if (genesis_path.empty()) genesis_path = std::filesystem::path(node_home) / "genesis.json";
     }
     if (data.empty() || genesis_path.empty()) throw CliError("give --node-home DIR, or both --data DIR and --genesis FILE");
+    Check(CodecSelfTest(), "this build");  // a replay hashes what this build's protobuf writes
     std::string text;
     Check(node::ReadWholeFile(genesis_path, 16 * 1024 * 1024, &text), "genesis");
     Genesis genesis;
