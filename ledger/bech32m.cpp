@@ -136,4 +136,9 @@ Result DecodeAddress(std::string_view address, PublicKey* key) {
   return Result::Ok();
 }
 
+std::string DisplayAddress(std::string_view key_bytes) {
+  if (key_bytes.size() != 32) return "invalid key " + (key_bytes.empty() ? std::string("(empty)") : HexEncode(key_bytes));
+  return EncodeAddress(Hash256::FromBytes(key_bytes));
+}
+
 }  // namespace kontor

@@ -29,6 +29,9 @@ Result Bech32mDecode(std::string_view text, Bech32Decoded* out);
 bool ConvertBits(const std::vector<uint8_t>& in, int from_bits, int to_bits, bool pad, std::vector<uint8_t>* out);
 
 std::string EncodeAddress(const PublicKey& key);
+// For showing a key that came from elsewhere (a node's reply, a file): its address if it is 32
+// bytes, else "invalid key <hex>" (never a crash on a reply of the wrong shape).
+std::string DisplayAddress(std::string_view key_bytes);
 // Decodes "kx1..." into a key; checks prefix, checksum, length and that the key is on the curve.
 Result DecodeAddress(std::string_view address, PublicKey* key);
 

@@ -176,26 +176,34 @@ class Walker {
       if (number64 == 0 || number64 > 0x1FFFFFFF) return Fail(Code::kMalformed, at, nullptr, "field number " + std::to_string(number64) + " is out of range");
       const auto number = static_cast<uint32_t>(number64);
       const FieldRule* field = rule.Find(number);
-      if (!field) return Fail(Code::kNonCanonical, at, nullptr, "field " + std::to_string(number) + " is not a field of " + rule.name);
+      if (!field) {
+        NonCanonical(at, nullptr, "field " + std::to_string(number) + " is not a field of " + rule.name);
+        KONTOR_RETURN_IF_ERROR(Skip(wire, &pos, end, at));
+        continue;
+      }
       const FieldRule* fpath = field;
       if (number < last_number)
-        return Fail(Code::kNonCanonical, at, fpath, "field " + std::to_string(number) + " comes after field " + std::to_string(last_number) + " (fields must be in ascending order)");
-      if (number == last_number && !field->repeated)
-        return Fail(Code::kNonCanonical, at, fpath, "is written more than once");
-      last_number = number;
+        NonCanonical(at, fpath, "field " + std::to_string(number) + " comes after field " + std::to_string(last_number) + " (fields must be in ascending order)");
+      else if (number == last_number && !field->repeated)
+        NonCanonical(at, fpath, "is written more than once");
+      last_number = std::max(last_number, number);
       if (field->oneof >= 0) {
         uint32_t& seen = oneof_seen[field->oneof];
         if (seen != 0 && seen != number)
-          return Fail(Code::kNonCanonical, at, fpath, "a second member of a oneof is set (field " + std::to_string(seen) + " already is)");
+          NonCanonical(at, fpath, "a second member of a oneof is set (field " + std::to_string(seen) + " already is)");
         seen = number;
       }
       const unsigned want = IsNumber(field->kind) ? 0u : 2u;
-      if (wire != want)
-        return Fail(Code::kNonCanonical, at, fpath, "has wire type " + std::to_string(wire) + ", expected " + std::to_string(want));
+      if (wire != want) {
+        // protobuf keeps such a field as an unknown one: only its wire framing must hold.
+        NonCanonical(at, fpath, "has wire type " + std::to_string(wire) + ", expected " + std::to_string(want));
+        KONTOR_RETURN_IF_ERROR(Skip(wire, &pos, end, at));
+        continue;
+      }
       if (wire == 0) {
         uint64_t value;
         KONTOR_RETURN_IF_ERROR(Varint(&pos, end, fpath, "value", &value));
-        KONTOR_RETURN_IF_ERROR(Number(*field, value, at, fpath, field->presence));
+        Number(*field, value, at, fpath, field->presence);
         continue;
       }
       uint64_t length;
@@ -205,7 +213,7 @@ class Walker {
       const size_t body = pos;
       pos += static_cast<size_t>(length);
       if (length == 0 && !field->presence && !field->repeated)
-        return Fail(Code::kNonCanonical, at, fpath, "is written with its default (empty) value");
+        NonCanonical(at, fpath, "is written with its default (empty) value");
       switch (field->kind) {
         case Kind::kString:
           if (!ValidUtf8(all_.substr(body, static_cast<size_t>(length))))
@@ -225,20 +233,26 @@ class Walker {
  private:
   static bool IsNumber(Kind k) { return k == Kind::kUint32 || k == Kind::kUint64 || k == Kind::kEnum || k == Kind::kBool; }
 
-  Result Number(const FieldRule& field, uint64_t value, size_t at, const FieldRule* fpath, bool zero_ok) {
-    if (value == 0 && !zero_ok) return Fail(Code::kNonCanonical, at, fpath, "is written with its default value 0");
-    switch (field.kind) {
-      case Kind::kUint32:
-        if (value > 0xFFFFFFFFu) return Fail(Code::kNonCanonical, at, fpath, "value " + std::to_string(value) + " does not fit uint32");
-        break;
-      case Kind::kEnum:
-        if (value > 0x7FFFFFFFu) return Fail(Code::kNonCanonical, at, fpath, "enum value " + std::to_string(value) + " is above 2^31-1");
-        break;
-      case Kind::kBool:
-        if (value > 1) return Fail(Code::kNonCanonical, at, fpath, "bool value " + std::to_string(value) + " is not 0 or 1");
-        break;
-      default: break;
+  void Number(const FieldRule& field, uint64_t value, size_t at, const FieldRule* fpath, bool zero_ok) {
+    if (value == 0 && !zero_ok) NonCanonical(at, fpath, "is written with its default value 0");
+    if (field.kind == Kind::kUint32 && value > 0xFFFFFFFFu)
+      NonCanonical(at, fpath, "value " + std::to_string(value) + " does not fit uint32");
+    if (field.kind == Kind::kEnum && value > 0x7FFFFFFFu)
+      NonCanonical(at, fpath, "enum value " + std::to_string(value) + " is above 2^31-1");
+    if (field.kind == Kind::kBool && value > 1) NonCanonical(at, fpath, "bool value " + std::to_string(value) + " is not 0 or 1");
+  }
+
+  // Steps over a field the schema does not expect here, by its wire framing alone.
+  Result Skip(unsigned wire, size_t* pos, size_t end, size_t at) {
+    uint64_t n;
+    switch (wire) {
+      case 0: return Varint(pos, end, nullptr, "value", &n);
+      case 1: n = 8; break;
+      case 5: n = 4; break;
+      default: KONTOR_RETURN_IF_ERROR(Varint(pos, end, nullptr, "length", &n)); break;
     }
+    if (n > end - *pos) return Fail(Code::kMalformed, at, nullptr, "field runs past the end (" + std::to_string(end - *pos) + " bytes left)");
+    *pos += static_cast<size_t>(n);
     return Result::Ok();
   }
 
@@ -252,7 +266,7 @@ class Walker {
       if (i == 9 && b > 1) return Fail(Code::kMalformed, at, path, std::string(what) + " varint is above 2^64-1");
       value |= static_cast<uint64_t>(b & 0x7F) << (7 * i);
       if (!(b & 0x80)) {
-        if (b == 0 && i > 0) return Fail(Code::kNonCanonical, at, path, std::string(what) + " varint is not in its shortest form");
+        if (b == 0 && i > 0) NonCanonical(at, path, std::string(what) + " varint is not in its shortest form");
         *out = value;
         return Result::Ok();
       }
@@ -260,6 +274,17 @@ class Walker {
     return Fail(Code::kMalformed, at, path, std::string(what) + " varint is longer than 10 bytes");
   }
 
+  // Bytes that protobuf could not parse end the walk (malformed). A canonical rule broken is
+  // remembered (the first one) and the walk goes on, so that bytes both malformed and not
+  // canonical are reported malformed, as a protobuf parser would.
+  void NonCanonical(size_t at, const FieldRule* field, const std::string& text) {
+    if (first_non_canonical_.ok()) first_non_canonical_ = Fail(Code::kNonCanonical, at, field, text);
+  }
+
+ public:
+  Result Verdict(Result walk) const { return walk.ok() ? first_non_canonical_ : walk; }
+
+ private:
   // `field` is the field being read (nullptr: the message itself); the path to it is built
   // only here, so the walk allocates nothing on the way.
   Result Fail(Code code, size_t at, const FieldRule* field, const std::string& text) const {
@@ -278,13 +303,14 @@ class Walker {
   std::string_view what_;
   const FieldRule* stack_[kCanonicalDepthMax + 1] = {};  // the message fields entered, outermost first
   int depth_ = 0;
+  Result first_non_canonical_ = Result::Ok();
 };
 
 }  // namespace
 
 Result CheckCanonical(std::string_view bytes, const Descriptor* type, std::string_view what) {
   Walker walker(bytes, what);
-  return walker.Message(RuleFor(type), 0, bytes.size(), 0);
+  return walker.Verdict(walker.Message(RuleFor(type), 0, bytes.size(), 0));
 }
 
 }  // namespace kontor

@@ -3,7 +3,9 @@
 // (field numbers, types, oneofs) comes from the .proto files through their descriptors; the
 // rules and the byte walk are ours. protobuf still parses the bytes once they pass.
 //
-// Rules (each violation names the field and the byte offset):
+// Rules (each violation names the field and the byte offset). Bytes that are malformed
+// anywhere are reported malformed, as a protobuf parser would refuse them; otherwise the first
+// canonical rule broken is reported:
 //   malformed      truncated varint or length, varint longer than 10 bytes, a length past the
 //                  end, wire types 3/4/6/7 (groups, reserved), a field number of 0, invalid
 //                  UTF-8 in a string, nesting deeper than kCanonicalDepthMax

@@ -135,6 +135,32 @@ StateProof SparseMerkleTree::Prove(const Hash256& key) const {
   return proof;
 }
 
+Result StateProofFromWire(const std::vector<std::string_view>& siblings, bool terminal_is_leaf, std::string_view leaf_key,
+                          std::string_view leaf_value_hash, StateProof* out) {
+  if (siblings.size() > limits::kStateProofDepthMax)
+    return {Code::kMalformed, "proof has " + std::to_string(siblings.size()) + " siblings; at most " +
+                                  std::to_string(limits::kStateProofDepthMax)};
+  StateProof p;
+  for (size_t i = 0; i < siblings.size(); ++i) {
+    if (siblings[i].size() != 32)
+      return {Code::kMalformed, "proof sibling " + std::to_string(i) + " is " + std::to_string(siblings[i].size()) +
+                                    " bytes, not 32"};
+    p.siblings.push_back(Hash256::FromBytes(siblings[i]));
+  }
+  p.terminal_is_leaf = terminal_is_leaf;
+  if (terminal_is_leaf) {
+    if (leaf_key.size() != 32) return {Code::kMalformed, "proof leaf_key is " + std::to_string(leaf_key.size()) + " bytes, not 32"};
+    if (leaf_value_hash.size() != 32)
+      return {Code::kMalformed, "proof leaf_value_hash is " + std::to_string(leaf_value_hash.size()) + " bytes, not 32"};
+    p.leaf_key = Hash256::FromBytes(leaf_key);
+    p.leaf_value_hash = Hash256::FromBytes(leaf_value_hash);
+  } else if (!leaf_key.empty() || !leaf_value_hash.empty()) {
+    return {Code::kMalformed, "proof ends in an empty subtree but carries a leaf"};
+  }
+  *out = std::move(p);
+  return Result::Ok();
+}
+
 Result VerifyStateProof(const Hash256& root, const Hash256& key, const std::optional<std::string_view>& value,
                         const StateProof& proof) {
   if (proof.siblings.size() > limits::kStateProofDepthMax) return {Code::kMismatch, "proof is deeper than 256"};

@@ -39,6 +39,12 @@ struct StateProof {
   Hash256 leaf_value_hash;
 };
 
+// A proof as it travels (kontor.v1.StateProof's fields), checked for shape: at most 256
+// siblings, each and the leaf's key and value hash exactly 32 bytes. Errors: kMalformed naming
+// the field. Never trusts the sender: any bytes give a Result, not a crash.
+Result StateProofFromWire(const std::vector<std::string_view>& siblings, bool terminal_is_leaf, std::string_view leaf_key,
+                          std::string_view leaf_value_hash, StateProof* out);
+
 // Membership (value set) or non-membership (value nullopt) of `key` under `root`.
 // Errors: kMismatch with what failed.
 Result VerifyStateProof(const Hash256& root, const Hash256& key, const std::optional<std::string_view>& value,

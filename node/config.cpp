@@ -1,4 +1,5 @@
 #include "node/config.h"
+#include "node/keyring.h"
 
 #include <fstream>
 #include <set>
@@ -48,9 +49,12 @@ Result LoadConfig(const std::filesystem::path& home, Config* out) {
   std::filesystem::path path = home / "config.toml";
   if (!std::filesystem::exists(path))
     return {Code::kNotFound, "no config at " + path.string() + " (create a home with `kontord init --home " + home.string() + "`)"};
+  // Read as a regular file first: a FIFO would hang the parser, a directory is not a config.
+  std::string text;
+  if (Result r = ReadWholeFile(path, 1 << 20, &text); !r.ok()) return {r.code(), "config.toml: " + r.message()};
   toml::table table;
   try {
-    table = toml::parse_file(path.string());
+    table = toml::parse(text, path.string());
   } catch (const toml::parse_error& e) {
     std::ostringstream msg;
     msg << "line " << e.source().begin.line << ": " << e.description();

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "kontor/v1/node.grpc.pb.h"
 #include "ledger/limits.h"
@@ -22,6 +23,12 @@ grpc::Status ToStatus(const Result& result);
 // Reads the ErrorDetail back from a status (for clients); false if it has none.
 bool DetailOf(const grpc::Status& status, v1::ErrorDetail* detail);
 
+// Runs one unary method ("GetStatus", "SubmitTx", ...) of the service on raw request bytes as
+// the server does once they have arrived: the request codec (proto/grpc_codec.h), then the
+// handler; *response gets the reply's bytes when the status is OK. For the fuzz target
+// tests/fuzz/fuzz_grpc_requests.cpp. The streaming methods are not covered.
+grpc::Status CallUnary(Node& node, std::string_view method, std::string_view request, std::string* response);
+
 class GrpcServer {
  public:
   explicit GrpcServer(Node& node);
@@ -31,6 +38,7 @@ class GrpcServer {
   void Shutdown();
 
  private:
+  friend grpc::Status CallUnary(Node&, std::string_view, std::string_view, std::string*);
   class Service;
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -198,7 +198,7 @@ Result LoadNodeKey(const Config& config, std::optional<PrivateKey>* out) {
   std::string passphrase;
   WipeOnExit wipe_passphrase(passphrase);
   if (!config.node_key_passphrase_file.empty()) {
-    KONTOR_RETURN_IF_ERROR(ReadWholeFile(config.home / config.node_key_passphrase_file, 4096, &passphrase));
+    KONTOR_RETURN_IF_ERROR(ReadWholeFile(config.home / config.node_key_passphrase_file, 4096, &passphrase, /*allow_pipe=*/true));
     while (!passphrase.empty() && (passphrase.back() == '\n' || passphrase.back() == '\r')) passphrase.pop_back();
   } else if (const char* env = std::getenv("KONTOR_NODE_PASSPHRASE")) {
     passphrase = env;
@@ -210,6 +210,16 @@ Result LoadNodeKey(const Config& config, std::optional<PrivateKey>* out) {
   Result r = DecryptKeystore(keystore, passphrase, &secret);
   if (!r.ok()) return {r.code(), "node key " + (config.home / config.node_key_file).string() + ": " + r.message()};
   *out = PrivateKey::FromBytes(secret);
+  if (!*out) return {Code::kBadKey, "node key " + (config.home / config.node_key_file).string() + " does not hold a valid key"};
+  // The file's "address" is not covered by its MAC: one that is not this key's was edited in.
+  PublicKey stated;
+  Result address = KeystoreAddress(keystore, &stated);
+  if (address.ok() && stated != (*out)->public_key())
+    return {Code::kMismatch, (config.home / config.node_key_file).string() + ": the file's \"address\" " + EncodeAddress(stated) +
+                                 " is not the address of the key it holds (" + EncodeAddress((*out)->public_key()) +
+                                 "); the file was edited. Restore it from a backup"};
+  if (!address.ok() && address.code() != Code::kNotFound)
+    return {address.code(), (config.home / config.node_key_file).string() + ": " + address.message()};
   return Result::Ok();
 }
 

@@ -98,14 +98,44 @@ Result WriteFileAtomic(const fs::path& path, std::string_view contents, bool pri
   return SyncDirectory(dir);
 }
 
-Result ReadWholeFile(const fs::path& path, size_t bytes_max, std::string* out) {
-  std::error_code ec;
-  auto size = fs::file_size(path, ec);
-  if (ec) return {Code::kNotFound, "cannot read " + path.string() + ": " + ec.message()};
-  if (size > bytes_max) return {Code::kTooLarge, path.string() + " is larger than " + std::to_string(bytes_max) + " bytes"};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {Code::kIo, "cannot open " + path.string()};
-  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+Result ReadWholeFile(const fs::path& path, size_t bytes_max, std::string* out, bool allow_pipe) {
+  // Opened without blocking and checked to be a regular file before anything is read: a FIFO
+  // would hang the reader, and a directory or device is not a file someone meant to give us.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    int err = errno;
+    std::string reason = std::strerror(err);
+    return {err == ENOENT ? Code::kNotFound : Code::kIo, "cannot read " + path.string() + ": " + reason};
+  }
+  struct stat st {};
+  const bool ok_kind = ::fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || (allow_pipe && S_ISFIFO(st.st_mode)));
+  if (!ok_kind) {
+    ::close(fd);
+    return {Code::kIo, path.string() + (allow_pipe ? " is not a regular file or a pipe" : " is not a regular file")};
+  }
+  if (S_ISFIFO(st.st_mode)) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // wait for the writer
+  if (static_cast<uint64_t>(st.st_size) > bytes_max) {
+    ::close(fd);
+    return {Code::kTooLarge, path.string() + " is larger than " + std::to_string(bytes_max) + " bytes"};
+  }
+  out->clear();
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string reason = std::strerror(errno);
+      ::close(fd);
+      return {Code::kIo, "cannot read " + path.string() + ": " + reason};
+    }
+    if (n == 0) break;
+    out->append(buf, static_cast<size_t>(n));
+    if (out->size() > bytes_max) {  // it grew while we read
+      ::close(fd);
+      return {Code::kTooLarge, path.string() + " is larger than " + std::to_string(bytes_max) + " bytes"};
+    }
+  }
+  ::close(fd);
   return Result::Ok();
 }
 

@@ -68,6 +68,9 @@ std::string TestKeyJson(const std::string& name, const PrivateKey& key);
 // else 0644; a stale regular .tmp is removed first, anything else there is refused), writes and
 // fsyncs it, renames it over `path`, then fsyncs the directory. Errors: kIo.
 Result WriteFileAtomic(const std::filesystem::path& path, std::string_view contents, bool private_mode);
-Result ReadWholeFile(const std::filesystem::path& path, size_t bytes_max, std::string* out);
+// Reads a whole regular file of at most bytes_max bytes. Anything else (a directory, a device,
+// a FIFO that would block) is refused with kIo, unless allow_pipe admits a pipe (a passphrase
+// given as <(...)). Errors: kNotFound (no such file), kIo, kTooLarge.
+Result ReadWholeFile(const std::filesystem::path& path, size_t bytes_max, std::string* out, bool allow_pipe = false);
 
 }  // namespace kontor::node

@@ -57,7 +57,7 @@ int Init(const fs::path& home, bool dev, const std::string& chain_id, const std:
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   if (!dev) {
     if (!passphrase_file.empty()) {
-      Result r = ReadWholeFile(passphrase_file, 4096, &options.node_passphrase);
+      Result r = ReadWholeFile(passphrase_file, 4096, &options.node_passphrase, /*allow_pipe=*/true);
       if (!r.ok()) return Fail(r.message());
       while (!options.node_passphrase.empty() && options.node_passphrase.back() == '\n') options.node_passphrase.pop_back();
     } else if (const char* env = std::getenv("KONTOR_NODE_PASSPHRASE")) {

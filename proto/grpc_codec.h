@@ -5,9 +5,14 @@
 // gRPC's own protobuf codec answers a request it cannot parse with INTERNAL and an empty
 // message, and inside a client stream it ends the stream as if the client had finished. Here a
 // request that does not parse is the client's error: INVALID_ARGUMENT, "malformed (100): ...",
-// with an ErrorDetail (docs/protocol.md §12). In a SubmitTxBatch stream the failure is
-// remembered for the handler (`TakeStreamParseFailure`), which fails the call instead of
-// treating the stream as finished.
+// with an ErrorDetail (docs/protocol.md §12).
+//   - The streaming methods' requests (SubmitTxBatch's messages, StreamBlocks' request) are
+//     decoded through SerializationTraits<T> of their own type: specialised below. In a
+//     SubmitTxBatch stream the failure is remembered for the handler (`TakeStreamParseFailure`),
+//     which fails the call instead of treating the stream as finished.
+//   - Unary requests are decoded by the generated code as a plain MessageLite, which cannot be
+//     specialised per type: node/grpc_service.cpp's interceptor rewrites the INTERNAL status of
+//     a failed parse (`RequestParseError`) instead.
 #pragma once
 
 #include <grpcpp/impl/codegen/proto_utils.h>
@@ -33,9 +38,8 @@ inline bool TakeStreamParseFailure() {
   return failed;
 }
 
-inline grpc::Status RequestParseError(const std::string& type_name, size_t size) {
-  std::string text = "request is not a valid " + type_name + " (" + std::to_string(size) +
-                     " bytes that protobuf cannot parse)";
+inline grpc::Status RequestParseError(const std::string& type_name) {
+  std::string text = "request is not a valid " + type_name + " (protobuf cannot parse it)";
   kontor::v1::ErrorDetail detail;
   detail.set_code(kMalformedCode);
   detail.set_name(kMalformedName);
@@ -53,26 +57,20 @@ class RequestTraits {
     return grpc::GenericSerialize<grpc::ProtoBufferWriter, T>(msg, bb, own_buffer);
   }
   static grpc::Status Deserialize(grpc::ByteBuffer* buffer, grpc::protobuf::MessageLite* msg) {
-    const size_t size = buffer ? buffer->Length() : 0;
     grpc::Status status = grpc::GenericDeserialize<grpc::ProtoBufferReader, T>(buffer, msg);
     if (status.ok()) return status;
     if (kStream) g_stream_parse_failed = true;
-    return RequestParseError(T::descriptor()->full_name(), size);
+    return RequestParseError(T::descriptor()->full_name());
   }
 };
 
 }  // namespace kontor::wire
 
-// Every request type of the service (node.proto). A new rpc's request type belongs here too.
-#define KONTOR_WIRE_REQUEST(T, STREAM)                                                     \
-  template <>                                                                              \
-  class grpc::SerializationTraits<kontor::v1::T, void> : public kontor::wire::RequestTraits<kontor::v1::T, STREAM> {};
-KONTOR_WIRE_REQUEST(SubmitTxRequest, true)
-KONTOR_WIRE_REQUEST(GetTxRequest, false)
-KONTOR_WIRE_REQUEST(GetBlockRequest, false)
-KONTOR_WIRE_REQUEST(StreamBlocksRequest, false)
-KONTOR_WIRE_REQUEST(GetAccountRequest, false)
-KONTOR_WIRE_REQUEST(GetStatusRequest, false)
-KONTOR_WIRE_REQUEST(ListAssetsRequest, false)
-KONTOR_WIRE_REQUEST(QueryStateRequest, false)
-#undef KONTOR_WIRE_REQUEST
+// The request types of the streaming methods (node.proto). A new streaming rpc's request type
+// belongs here too; unary ones are covered by the interceptor.
+template <>
+class grpc::SerializationTraits<kontor::v1::SubmitTxRequest, void>
+    : public kontor::wire::RequestTraits<kontor::v1::SubmitTxRequest, true> {};
+template <>
+class grpc::SerializationTraits<kontor::v1::StreamBlocksRequest, void>
+    : public kontor::wire::RequestTraits<kontor::v1::StreamBlocksRequest, false> {};

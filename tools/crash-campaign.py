@@ -883,8 +883,9 @@ def main(argv=None):
     import grpc as grpc_module
     grpc = grpc_module
     self_test()
-    kontord = os.path.join(args.build_dir, "node", "kontord")
-    kontor = os.path.join(args.build_dir, "tools", "kontor")
+    # $KONTORD / $KONTOR override one program, as in the functional harness (tools/sanitize.sh).
+    kontord = os.environ.get("KONTORD") or os.path.join(args.build_dir, "node", "kontord")
+    kontor = os.environ.get("KONTOR") or os.path.join(args.build_dir, "tools", "kontor")
     for path in (kontord, kontor):
         if not os.access(path, os.X_OK):
             print("crash-campaign: %s is missing (build first, or pass --build-dir)" % path, file=sys.stderr)

@@ -12,8 +12,10 @@ import time
 import urllib.request
 
 BUILD = os.environ.get("KONTOR_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-KONTORD = os.path.join(BUILD, "node", "kontord")
-KONTOR = os.path.join(BUILD, "tools", "kontor")
+# $KONTORD / $KONTOR override one program (tools/sanitize.sh runs a sanitized kontord with
+# the normal CLI).
+KONTORD = os.environ.get("KONTORD") or os.path.join(BUILD, "node", "kontord")
+KONTOR = os.environ.get("KONTOR") or os.path.join(BUILD, "tools", "kontor")
 
 
 class CliResult:

@@ -68,22 +68,22 @@ TEST_CASE("errors: a gRPC status carries at most 512 bytes of message, cut on a 
 TEST_CASE("errors: a request that does not parse is malformed (100), with the same code and name as the ledger's", "[errors][grpc]") {
   CHECK(wire::kMalformedCode == static_cast<unsigned>(Code::kMalformed));
   CHECK(wire::kMalformedName == CodeName(Code::kMalformed));
-  grpc::Status s = wire::RequestParseError("kontor.v1.GetStatusRequest", 7);
+  grpc::Status s = wire::RequestParseError("kontor.v1.GetStatusRequest");
   CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(s.error_message() ==
-        "malformed (100): request is not a valid kontor.v1.GetStatusRequest (7 bytes that protobuf cannot parse)");
+        "malformed (100): request is not a valid kontor.v1.GetStatusRequest (protobuf cannot parse it)");
   v1::ErrorDetail detail;
   REQUIRE(node::DetailOf(s, &detail));
   CHECK(detail.code() == 100);
   CHECK(detail.name() == "malformed");
 
   // The codec itself: garbage bytes (a truncated length-delimited field) through gRPC's
-  // SerializationTraits for a request type, and the stream flag for SubmitTxRequest.
+  // SerializationTraits of a streaming request type, and the stream flag for SubmitTxRequest.
   std::string garbage("\x0a\x05\x01", 3);
   grpc::Slice slice(garbage);
   grpc::ByteBuffer buffer(&slice, 1);
-  v1::GetStatusRequest status_req;
-  s = grpc::SerializationTraits<v1::GetStatusRequest>::Deserialize(&buffer, &status_req);
+  v1::StreamBlocksRequest stream_req;
+  s = grpc::SerializationTraits<v1::StreamBlocksRequest>::Deserialize(&buffer, &stream_req);
   CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK_FALSE(wire::TakeStreamParseFailure());
   grpc::Slice slice2(garbage);

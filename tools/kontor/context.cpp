@@ -3,6 +3,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <charconv>
 #include <cstdio>
 #include <fstream>
@@ -35,22 +37,39 @@ node::Keyring Context::keyring() const {
   return node::Keyring(home, backend);
 }
 
+namespace {
+// HOST:PORT with a port of 1..65535 (gRPC would otherwise wrap 99999 to another port).
+std::string CheckedAddress(const std::string& address, const std::string& source) {
+  size_t colon = address.rfind(':');
+  std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
+  bool digits = !port.empty() && port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (colon == 0 || colon == std::string::npos || !digits || std::stoul(port) == 0 || std::stoul(port) > 65535)
+    throw CliError(source + ": '" + address + "' is not HOST:PORT with a port of 1..65535");
+  return address;
+}
+}  // namespace
+
 std::string Context::NodeAddress() const {
-  if (!node_address.empty()) return node_address;
-  if (const char* env = std::getenv("KONTOR_NODE"); env && *env) return env;
+  if (!node_address.empty()) return CheckedAddress(node_address, "--node");
+  if (const char* env = std::getenv("KONTOR_NODE"); env && *env) return CheckedAddress(env, "$KONTOR_NODE");
   // A kontord running on this home says where it listens.
   std::string run;
   const std::filesystem::path run_file = home / "kontord.json";
-  if (std::filesystem::exists(run_file)) {
+  if (std::filesystem::exists(run_file) || std::filesystem::is_symlink(run_file)) {
     Result read = node::ReadWholeFile(run_file, 4096, &run);
     json doc = read.ok() ? json::parse(run, nullptr, false) : json();
-    if (doc.is_object() && doc.contains("grpc") && doc["grpc"].is_string()) return doc["grpc"].get<std::string>();
+    if (doc.is_object() && doc.contains("grpc") && doc["grpc"].is_string() && !doc["grpc"].get<std::string>().empty())
+      return CheckedAddress(doc["grpc"].get<std::string>(), run_file.string());
     // Never fall back to a default port past a file that says otherwise: name the problem.
     throw CliError(run_file.string() + " is damaged (" + (read.ok() ? "no \"grpc\" address in it" : read.message()) +
                    "); a running kontord rewrites it at start. Remove it if no kontord runs on this home, or pass --node HOST:PORT");
   }
   node::Config config;
-  if (node::LoadConfig(home, &config).ok()) return config.grpc_listen;
+  Result loaded = node::LoadConfig(home, &config);
+  if (loaded.ok()) return CheckedAddress(config.grpc_listen, (home / "config.toml").string());
+  // No home config at all: the default. A config that is there but cannot be used is named.
+  if (loaded.code() != Code::kNotFound)
+    throw CliError(loaded.message() + " (the CLI reads the node's address from it; fix it or pass --node HOST:PORT)");
   return "127.0.0.1:26657";
 }
 
@@ -102,7 +121,7 @@ static std::string ReadTerminalLine(const std::string& prompt) {
 std::string Context::Passphrase(const std::string& prompt, bool confirm) const {
   if (!passphrase_file.empty()) {
     std::string p;
-    Check(node::ReadWholeFile(passphrase_file, 4096, &p), "--passphrase-file");
+    Check(node::ReadWholeFile(passphrase_file, 4096, &p, /*allow_pipe=*/true), "--passphrase-file");
     while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
     return p;
   }
@@ -187,6 +206,29 @@ uint64_t ParseAmount(const std::string& text, uint32_t decimals, const std::stri
   if (ec == std::errc::result_out_of_range) throw bad("is too large");
   if (ec != std::errc() || ptr != digits.data() + digits.size()) throw bad("is not a number");
   return value;
+}
+
+uint64_t ParseUint(const std::string& text, const std::string& what, uint64_t max) {
+  if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    throw CliError(what + " '" + text.substr(0, 64) + "' is not a whole number (decimal digits only, no sign)");
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || value > max)
+    throw CliError(what + " '" + text.substr(0, 64) + "' is too large (at most " + std::to_string(max) + ")");
+  return value;
+}
+
+CLI::Validator UintText() {
+  return CLI::Validator(
+      [](std::string& text) {
+        try {
+          ParseUint(text, "value");
+          return std::string();
+        } catch (const CliError& e) {
+          return std::string(e.what());
+        }
+      },
+      "UINT", "UintText");
 }
 
 std::string FormatAmount(uint64_t amount, uint32_t decimals, const std::string& symbol) {

@@ -3,6 +3,7 @@
 // can act on and, for ledger rejections, the result code.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -63,6 +64,12 @@ struct AssetTable {
 AssetTable FetchAssets(Context& ctx);
 // The node's head: height, hash, time of the latest block, chain parameters.
 v1::GetStatusResponse FetchStatus(Context& ctx);
+
+// A whole number written in decimal digits only (no sign, space or suffix) of at most `max`.
+// Throws CliError naming `what` ("--nonce", "height"). std::stoull would take "-1" as 2^64-1.
+uint64_t ParseUint(const std::string& text, const std::string& what, uint64_t max = UINT64_MAX);
+// The same as a CLI11 check, for integer options: `->check(UintText())`.
+CLI::Validator UintText();
 
 // "12.5" with 6 decimals -> 12500000. Throws CliError naming the problem.
 uint64_t ParseAmount(const std::string& text, uint32_t decimals, const std::string& symbol);

@@ -14,7 +14,7 @@
 namespace kontor::cli {
 
 // Shared with invoice_cmd.cpp (market_common.h).
-std::string Addr(const std::string& key) { return key.empty() ? "-" : EncodeAddress(Hash256::FromBytes(key)); }
+std::string Addr(const std::string& key) { return key.empty() ? "-" : DisplayAddress(key); }
 
 std::string IdBytes(const std::string& hex, const std::string& what) {
   auto bytes = HexDecode(hex);
@@ -27,11 +27,12 @@ uint64_t ParseDuration(const std::string& text) {
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
   if (digits == 0) throw CliError("duration '" + text + "' must start with a number (e.g. 30d, 12h, 90m, 45s, 500ms)");
-  uint64_t n = std::stoull(text.substr(0, digits));
+  uint64_t n = ParseUint(text.substr(0, digits), "duration");
   std::string unit = text.substr(digits);
   uint64_t scale = unit.empty() || unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60'000 : unit == "h" ? 3'600'000
                  : unit == "d" ? 86'400'000 : 0;
   if (scale == 0) throw CliError("duration '" + text + "': unit must be ms, s, m, h or d");
+  if (n > UINT64_MAX / scale) throw CliError("duration '" + text + "' is too long");
   return n * scale;
 }
 
@@ -75,7 +76,7 @@ void ParseAttributes(const std::vector<std::string>& specs, google::protobuf::Re
     a.set_key(spec.substr(0, eq));
     std::string value = spec.substr(eq + 1);
     bool number = !value.empty() && value.size() < 20 && std::all_of(value.begin(), value.end(), ::isdigit);
-    if (number) a.set_number(std::stoull(value));
+    if (number) a.set_number(ParseUint(value, "attribute " + a.key()));
     else a.set_text(value);
     attrs.push_back(std::move(a));
   }
@@ -191,7 +192,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
   };
   auto fill_terms = [&ctx](v1::OfferTerms* t, const AssetTable& assets) {
     ParseAttributes(attrs, t->mutable_resources());
-    t->set_capacity_units(std::stoull(capacity));
+    t->set_capacity_units(ParseUint(capacity, "--capacity"));
     t->set_price_per_unit_hour(ParseAmount(price, assets.Decimals(asset), asset));
     t->set_asset(asset);
     t->set_min_duration_ms(ParseDuration(min_duration));
@@ -293,7 +294,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
     RunTx(ctx, contract_tx, [&](v1::TxBody& body, const AssetTable& assets) {
       auto* a = body.mutable_contract_accept();
       a->set_offer_id(o->id());
-      a->set_units(std::stoull(units));
+      a->set_units(ParseUint(units, "--units"));
       a->set_duration_ms(ParseDuration(duration));
       a->set_deposit(ParseAmount(deposit, assets.Decimals(o->terms().asset()), o->terms().asset()));
     });
@@ -335,9 +336,9 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
       t->set_renter(ctx.ResolveKey(contract_tx.from).bytes());
       t->set_provider(ctx.ResolveKey(provider_who).bytes());
       if (!broker_who.empty()) t->set_broker(ctx.ResolveKey(broker_who).bytes());
-      t->set_broker_fee_bps(static_cast<uint32_t>(std::stoul(broker_fee_bps)));
+      t->set_broker_fee_bps(static_cast<uint32_t>(ParseUint(broker_fee_bps, "--broker-fee-bps", UINT32_MAX)));
       if (!arbiter_who.empty()) t->set_arbiter(ctx.ResolveKey(arbiter_who).bytes());
-      t->set_units(std::stoull(units));
+      t->set_units(ParseUint(units, "--units"));
       t->set_price_per_unit_hour(ParseAmount(price, assets.Decimals(asset), asset));
       t->set_asset(asset);
       uint64_t start = ParseDuration(start_in);
@@ -370,7 +371,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
       {"topup", "add to a contract's escrow (anyone)",
        [](v1::TxBody& b, const std::string& id, const std::string& amt, const AssetTable&) {
          b.mutable_contract_topup()->set_contract_id(id);
-         b.mutable_contract_topup()->set_amount(std::stoull(amt));
+         b.mutable_contract_topup()->set_amount(ParseUint(amt, "amount"));
        }},
       {"close", "renter: end the contract now; charges due are settled, the rest refunded",
        [](v1::TxBody& b, const std::string& id, const std::string&, const AssetTable&) { b.mutable_contract_close()->set_contract_id(id); }},
@@ -493,7 +494,7 @@ void AddMarketCommands(CLI::App& app, Context& ctx) {
         if (eq == std::string::npos) throw CliError("--cumulative '" + q + "' must be name=quantity");
         auto* a = u->add_cumulative();
         a->set_name(q.substr(0, eq));
-        a->set_quantity(std::stoull(q.substr(eq + 1)));
+        a->set_quantity(ParseUint(q.substr(eq + 1), "usage quantity"));
       }
     });
   });

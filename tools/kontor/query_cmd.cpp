@@ -116,7 +116,7 @@ void AddQueryCommands(CLI::App& app, Context& ctx) {
     if (selector.size() == 64) req.set_hash(ParseHash(selector, "block hash").bytes());
     else if (!selector.empty()) {
       try {
-        req.set_height(std::stoull(selector));
+        req.set_height(ParseUint(selector, "block height"));
       } catch (...) {
         throw CliError("give a block height or a 64-hex-character block hash, not '" + selector + "'");
       }
@@ -131,18 +131,18 @@ void AddQueryCommands(CLI::App& app, Context& ctx) {
     if (ctx.json_output()) {
       json sigs = json::array();
       for (const auto& s : r.commit().signatures())
-        sigs.push_back({{"validator", EncodeAddress(Hash256::FromBytes(s.validator()))}, {"signature", HexEncode(s.signature())}});
+        sigs.push_back({{"validator", DisplayAddress(s.validator())}, {"signature", HexEncode(s.signature())}});
       return PrintJson({{"height", h.height()}, {"hash", HexEncode(r.hash())}, {"chain_id", h.chain_id()},
                         {"time_ms", h.time_ms()}, {"time", TimeText(h.time_ms())}, {"prev_hash", HexEncode(h.prev_hash())},
                         {"tx_root", HexEncode(h.tx_root())}, {"state_root", HexEncode(h.state_root())},
                         {"validators_hash", HexEncode(h.validators_hash())},
-                        {"proposer", EncodeAddress(Hash256::FromBytes(h.proposer()))},
+                        {"proposer", DisplayAddress(h.proposer())},
                         {"last_commit_hash", HexEncode(h.last_commit_hash())}, {"tx_count", h.tx_count()},
                         {"txids", txids}, {"commit", {{"round", r.commit().round()}, {"signatures", sigs}}}});
     }
     PrintFields({{"height", std::to_string(h.height())}, {"hash", HexEncode(r.hash())}, {"time", TimeText(h.time_ms())},
                  {"prev hash", HexEncode(h.prev_hash())}, {"tx root", HexEncode(h.tx_root())},
-                 {"state root", HexEncode(h.state_root())}, {"proposer", EncodeAddress(Hash256::FromBytes(h.proposer()))},
+                 {"state root", HexEncode(h.state_root())}, {"proposer", DisplayAddress(h.proposer())},
                  {"txs", std::to_string(h.tx_count())},
                  {"commit", std::to_string(r.commit().signatures_size()) + " validator signature(s), round " +
                                 std::to_string(r.commit().round())}});
@@ -157,14 +157,14 @@ void AddQueryCommands(CLI::App& app, Context& ctx) {
                         {"time_ms", s.time_ms()}, {"time", TimeText(s.time_ms())}, {"syncing", s.syncing()},
                         {"peers", s.peers()}, {"version", s.version()}, {"genesis_hash", HexEncode(s.genesis_hash())},
                         {"state_root", HexEncode(s.state_root())}, {"mempool_txs", s.mempool_txs()},
-                        {"mempool_bytes", s.mempool_bytes()}, {"validator", EncodeAddress(Hash256::FromBytes(s.validator()))},
+                        {"mempool_bytes", s.mempool_bytes()}, {"validator", DisplayAddress(s.validator())},
                         {"node", ctx.NodeAddress()}});
     PrintFields({{"node", ctx.NodeAddress() + " (kontord " + s.version() + ")"}, {"chain", s.chain_id()},
                  {"height", std::to_string(s.height())}, {"hash", HexEncode(s.hash())}, {"time", TimeText(s.time_ms())},
                  {"state root", HexEncode(s.state_root())}, {"syncing", s.syncing() ? "yes" : "no"},
                  {"peers", std::to_string(s.peers())},
                  {"mempool", std::to_string(s.mempool_txs()) + " txs, " + std::to_string(s.mempool_bytes()) + " bytes"},
-                 {"validator", EncodeAddress(Hash256::FromBytes(s.validator()))}});
+                 {"validator", DisplayAddress(s.validator())}});
   });
 
   auto* assets = query->add_subcommand("assets", "the chain's assets and their supply");
@@ -174,7 +174,7 @@ void AddQueryCommands(CLI::App& app, Context& ctx) {
       json out = json::array();
       for (const auto& [symbol, a] : table.by_symbol)
         out.push_back({{"symbol", symbol}, {"decimals", a.decimals()},
-                       {"gateway", a.gateway().empty() ? json() : json(EncodeAddress(Hash256::FromBytes(a.gateway())))},
+                       {"gateway", a.gateway().empty() ? json() : json(DisplayAddress(a.gateway()))},
                        {"genesis_supply", std::to_string(a.genesis_supply())},
                        {"deposited", DecimalStringU128(static_cast<unsigned __int128>(a.deposited_hi()) << 64 | a.deposited())},
                        {"withdrawn", DecimalStringU128(static_cast<unsigned __int128>(a.withdrawn_hi()) << 64 | a.withdrawn())},
@@ -195,7 +195,7 @@ void AddQueryCommands(CLI::App& app, Context& ctx) {
   state->add_option("--kind", kind, "record kind: 1 account, 2 asset (see docs/protocol.md)")->required();
   auto* hex_opt = state->add_option("--id", id_hex, "record id in hex (an account: its 32-byte key)");
   state->add_option("--id-text", id_text, "record id as text (an asset: its symbol)")->excludes(hex_opt);
-  state->add_option("--height", height, "state at this height (default: latest; older ones only with --prove)");
+  state->add_option("--height", height, "state at this height (default: latest; older ones only with --prove)")->check(UintText());
   state->add_flag("--prove", prove, "also fetch a Merkle proof and check it here");
   state->callback([&ctx] {
     v1::QueryStateRequest req;
@@ -214,13 +214,14 @@ void AddQueryCommands(CLI::App& app, Context& ctx) {
     v1::QueryStateResponse r = Call(ctx, &v1::Node::Stub::QueryState, req);
     std::string verified = "not requested";
     if (prove) {
+      // The node is not trusted: a reply of the wrong shape is an error, never a crash.
       StateProof p;
-      for (const auto& s : r.proof().siblings()) p.siblings.push_back(Hash256::FromBytes(s));
-      p.terminal_is_leaf = r.proof().terminal_is_leaf();
-      if (p.terminal_is_leaf) {
-        p.leaf_key = Hash256::FromBytes(r.proof().leaf_key());
-        p.leaf_value_hash = Hash256::FromBytes(r.proof().leaf_value_hash());
-      }
+      std::vector<std::string_view> siblings(r.proof().siblings().begin(), r.proof().siblings().end());
+      Result shape = StateProofFromWire(siblings, r.proof().terminal_is_leaf(), r.proof().leaf_key(),
+                                        r.proof().leaf_value_hash(), &p);
+      if (!shape.ok()) throw CliError("the node's proof is malformed: " + shape.message());
+      if (r.key().size() != 32 || r.state_root().size() != 32)
+        throw CliError("the node's reply is malformed: key and state_root must be 32 bytes");
       Hash256 key = Hash256::FromBytes(r.key());
       if (key != StateKey(static_cast<uint8_t>(kind), req.id())) throw CliError("node returned a proof for another key");
       std::optional<std::string_view> value;

@@ -46,7 +46,7 @@ void AddTxCommands(CLI::App& app, Context& ctx) {
     const json decoded = DecodedBodyJson(body);
     if (!ctx.json_output()) {
       std::string signers;
-      for (const auto& s : body.signers()) signers += "\n  " + EncodeAddress(Hash256::FromBytes(s));
+      for (const auto& s : body.signers()) signers += "\n  " + DisplayAddress(s);
       std::fprintf(stderr, "signing tx %s\nsigners (the first pays the fee):%s\nbody:\n%s\n",
                    ComputeTxid(t.body()).hex().c_str(), signers.c_str(), decoded.dump(2).c_str());
     }
@@ -80,7 +80,7 @@ void AddTxCommands(CLI::App& app, Context& ctx) {
       for (const auto& s : body.signers()) {
         bool found = false;
         for (const auto& sig : t.signatures()) found |= sig.signer() == s;
-        if (!found) missing += (missing.empty() ? "" : ", ") + EncodeAddress(Hash256::FromBytes(s));
+        if (!found) missing += (missing.empty() ? "" : ", ") + DisplayAddress(s);
       }
       throw CliError("tx is not fully signed; still to sign: " + missing);
     }

@@ -17,10 +17,11 @@ void AddTxOptions(CLI::App* cmd, TxOptions& o, bool allow_cosigners) {
       ->required();
   if (allow_cosigners)
     cmd->add_option("--cosigner", o.cosigners, "a further party that must sign (key name or address); repeat for each");
-  cmd->add_option("--nonce", o.nonce, "nonce (default: the account's next, counting its pending txs)");
+  cmd->add_option("--nonce", o.nonce, "nonce (default: the account's next, counting its pending txs)")->check(UintText());
   cmd->add_option("--fee", o.fee, "fee in the chain's fee asset, e.g. 0.001 (default: the chain minimum)");
-  cmd->add_option("--expiry-height", o.expiry_height, "last block height that may include the tx");
-  cmd->add_option("--expires-in", o.expires_in, "blocks from now until the tx expires, if no --expiry-height")->capture_default_str();
+  cmd->add_option("--expiry-height", o.expiry_height, "last block height that may include the tx")->check(UintText());
+  cmd->add_option("--expires-in", o.expires_in, "blocks from now until the tx expires, if no --expiry-height")
+      ->check(UintText())->capture_default_str();
   cmd->add_flag("--generate-only", o.generate_only, "write the unsigned tx as JSON instead of signing and sending it");
   cmd->add_option("--out", o.out, "with --generate-only: write to this file instead of stdout");
   cmd->add_flag("--async", o.async, "return once the node accepted the tx, without waiting for its block");
@@ -38,9 +39,9 @@ json DecodedBodyJson(const v1::TxBody& body) {
 
 json TxFileJson(const v1::TxBody& body, const std::string& body_bytes, const v1::Tx& tx) {
   json signers = json::array();
-  for (const auto& s : body.signers()) signers.push_back(EncodeAddress(Hash256::FromBytes(s)));
+  for (const auto& s : body.signers()) signers.push_back(DisplayAddress(s));
   json signatures = json::object();
-  for (const auto& s : tx.signatures()) signatures[EncodeAddress(Hash256::FromBytes(s.signer()))] = HexEncode(s.signature());
+  for (const auto& s : tx.signatures()) signatures[DisplayAddress(s.signer())] = HexEncode(s.signature());
   json missing = json::array();
   for (const auto& s : signers)
     if (!signatures.contains(s.get<std::string>())) missing.push_back(s);
@@ -84,7 +85,7 @@ void CheckShownFields(const std::string& path, const json& doc, const v1::TxBody
   if (doc.contains("chain_id") && doc["chain_id"] != body.chain_id()) RefuseEdited(path, "chain_id", "");
   if (doc.contains("signers")) {
     json signers = json::array();
-    for (const auto& s : body.signers()) signers.push_back(EncodeAddress(Hash256::FromBytes(s)));
+    for (const auto& s : body.signers()) signers.push_back(DisplayAddress(s));
     if (doc["signers"] != signers) RefuseEdited(path, "signers", "");
   }
 }
@@ -109,7 +110,8 @@ void ReadTxFile(const std::string& path, v1::Tx* tx, v1::TxBody* body) {
   json sigs = doc.value("signatures", json::object());
   if (!sigs.is_object()) throw CliError(path + ": \"signatures\" must be an object of address -> hex");
   for (const auto& signer : body->signers()) {
-    std::string address = EncodeAddress(Hash256::FromBytes(signer));
+    std::string address = DisplayAddress(signer);
+    if (signer.size() != 32) throw CliError(path + ": signer " + address + " is not a 32-byte key");
     if (!sigs.contains(address)) continue;
     auto sig = sigs[address].is_string() ? HexDecode(sigs[address].get<std::string>()) : std::nullopt;
     if (!sig || sig->size() != 64) throw CliError(path + ": signature of " + address + " is not 64 bytes of hex");
