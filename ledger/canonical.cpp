@@ -78,6 +78,8 @@ using RuleMap = std::unordered_map<const Descriptor*, const MessageRule*>;
 // maps live for the process (a few dozen message types).
 std::atomic<const RuleMap*> g_rules{new RuleMap};
 std::mutex g_rules_mu;
+// Maps replaced by larger ones: readers may still hold them, so they are kept (reachable).
+std::vector<const RuleMap*>* g_retired = new std::vector<const RuleMap*>;
 
 void AddRules(const Descriptor* type, RuleMap* map) {
   if (map->count(type)) return;
@@ -118,8 +120,9 @@ const MessageRule& RuleFor(const Descriptor* type) {
   if (!map->count(type)) {
     auto* bigger = new RuleMap(*map);
     AddRules(type, bigger);
+    g_retired->push_back(map);  // a few per process at most
     g_rules.store(bigger, std::memory_order_release);
-    map = bigger;  // the old map is kept (readers may hold it); a few per process at most
+    map = bigger;
   }
   return *map->at(type);
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "ledger/block.h"
+#include "ledger/check.h"
 #include "ledger/codec.h"
 #include "ledger/executor.h"
 #include "tests/fuzz/fuzz_support.h"

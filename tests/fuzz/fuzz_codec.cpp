@@ -21,6 +21,7 @@
 #include <fstream>
 #include <sstream>
 #include "ledger/bytes.h"
+#include "ledger/check.h"
 #include "tests/fuzz/fuzz_support.h"
 
 using namespace kontor;

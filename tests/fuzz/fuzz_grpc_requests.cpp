@@ -11,6 +11,7 @@
 #include "node/grpc_service.h"
 #include "node/home.h"
 #include "node/node.h"
+#include "ledger/check.h"
 #include "tests/fuzz/fuzz_support.h"
 #include "tests/support/test_env.h"
 

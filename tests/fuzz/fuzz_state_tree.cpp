@@ -37,13 +37,14 @@ SparseMerkleTree FromModel(const std::map<Hash256, std::string>& model) {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const char* dir = std::getenv("KONTOR_FUZZ_WRITE_SEEDS");
   if (!dir) return 0;
-  const std::string seeds[] = {std::string("\x00\x01\x00\x03abc\x00\x02\x01\x00\x02\x03\x01\x00", 16),
-                               std::string("\x00\x05\x01\x10\x02xy\x01\x05\x00\x02\x03\x05\x00\x03\x05\x01\x10", 18)};
+  const std::string seeds[] = {std::string("\x00\x01\x00\x03" "abc" "\x00\x02\x01\x00\x02\x03\x01\x00", 16),
+                               std::string("\x00\x05\x01\x10\x02" "xy" "\x01\x05\x00\x02\x03\x05\x00\x03\x05\x01\x10", 18)};
   int n = 0;
   for (const auto& s : seeds) std::ofstream(std::filesystem::path(dir) / ("program-" + std::to_string(n++))) << s;
   std::exit(0);
 }
-(const uint8_t* data, size_t size) {
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   std::map<Hash256, std::string> model;
   std::map<Hash256, std::optional<std::string>> pending;
