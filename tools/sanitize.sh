@@ -8,8 +8,9 @@
 #                                  regressions, and the functional tests that drive kontord over
 #                                  gRPC/HTTP with the sanitized kontord. What CI runs.
 #   tools/sanitize.sh --tsan       TSan build (build-tsan): the in-process node tests (admission
-#                                  pool, mempool, producer, gRPC) and the functional tests with
-#                                  a TSan kontord. Run by hand (too long for CI with the rest).
+#                                  pool, mempool, producer, thread pool, pipelined blocks, store)
+#                                  and the functional tests with a TSan kontord (gRPC threads).
+#                                  Run by hand; third-party suppressions in tools/tsan.supp.
 #   tools/sanitize.sh --fuzz T S   fuzz target T for S seconds into tests/fuzz/corpus/T (the long
 #                                  form; new inputs are kept: minimise with -merge=1 before
 #                                  committing them).
@@ -38,7 +39,7 @@ fi
 jobs=$(nproc)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tools/tsan.supp}
 # The functional tests that need only kontord (and the gcc-built CLI from ./build).
 functional='functional: test_(api|rules_api|http|store_damage|hostile_grpc|hostile_http|crash_campaign)$'
 
@@ -68,7 +69,10 @@ case $mode in
     configure build-tsan -DKONTOR_TSAN=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
     cmake --build build-tsan -j "$jobs" --target kontor-unit-tests kontord
     cd build-tsan
-    ctest --output-on-failure -j "$jobs" --timeout 900 -R '^unit: .*(admission|mempool|thread pool|node|health|store)'
+    # The in-process node (admission pool, mempool, producer), the thread pool, the pipelined
+    # block verification and the store.
+    ctest --output-on-failure -j "$jobs" --timeout 900 \
+      -R '^unit:(admission|mempool|thread pool|node store|healthz|CommitBlocks|replay|a store)'
     KONTORD=$PWD/node/kontord KONTOR=$(cd ../build && pwd)/tools/kontor \
       ctest --output-on-failure -j "$jobs" --timeout 900 -R "$functional"
     ;;

@@ -13,7 +13,7 @@ packages=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   catch2 librapidcheck-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
   libjemalloc-dev libspdlog-dev libcpp-httplib-dev prometheus-cpp-dev
-  python3 python3-grpcio python3-pytest curl procps patch
+  python3 python3-grpcio python3-protobuf python3-pytest protobuf-compiler curl procps patch
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -16,7 +16,7 @@ import time
 
 import grpc
 
-from proto_wire import fields, one
+from proto_wire import fields, one, varint
 
 # ---------------------------------------------------------------------------------------------
 # Hashes, BIP-340 (after the BIP's reference code), addresses
@@ -184,15 +184,6 @@ def address(key32, hrp="kx"):
 # ---------------------------------------------------------------------------------------------
 # Protobuf wire, including what a canonical encoder never writes
 # ---------------------------------------------------------------------------------------------
-
-
-def varint(v):
-    out = bytearray()
-    while v >= 0x80:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-    return bytes(out)
 
 
 def key(number, wire):
