@@ -159,11 +159,11 @@ class Walker {
  public:
   Walker(std::string_view bytes, std::string_view what) : all_(bytes), what_(what) {}
 
-  Result Message(const MessageRule& rule, size_t begin, size_t end, int depth) {
+  bool Message(const MessageRule& rule, size_t begin, size_t end, int depth) {
     depth_ = depth;
     if (depth > kCanonicalDepthMax) {
       depth_ = kCanonicalDepthMax;
-      return Fail(Code::kMalformed, begin, nullptr, "nested deeper than " + std::to_string(kCanonicalDepthMax) + " messages");
+      return Malformed(begin, nullptr, "nested deeper than " + std::to_string(kCanonicalDepthMax) + " messages");
     }
     size_t pos = begin;
     uint32_t last_number = 0;
@@ -171,17 +171,17 @@ class Walker {
     while (pos < end) {
       const size_t at = pos;
       uint64_t key;
-      KONTOR_RETURN_IF_ERROR(Varint(&pos, end, nullptr, "field key", &key));
+      if (!Varint(&pos, end, nullptr, "field key", &key)) return false;
       const uint64_t number64 = key >> 3;
       const unsigned wire = static_cast<unsigned>(key & 7);
       if (wire == 3 || wire == 4 || wire == 6 || wire == 7)
-        return Fail(Code::kMalformed, at, nullptr, "wire type " + std::to_string(wire) + " (groups and reserved types are not protobuf fields here)");
-      if (number64 == 0 || number64 > 0x1FFFFFFF) return Fail(Code::kMalformed, at, nullptr, "field number " + std::to_string(number64) + " is out of range");
+        return Malformed(at, nullptr, "wire type " + std::to_string(wire) + " (groups and reserved types are not protobuf fields here)");
+      if (number64 == 0 || number64 > 0x1FFFFFFF) return Malformed(at, nullptr, "field number " + std::to_string(number64) + " is out of range");
       const auto number = static_cast<uint32_t>(number64);
       const FieldRule* field = rule.Find(number);
       if (!field) {
         NonCanonical(at, nullptr, "field " + std::to_string(number) + " is not a field of " + rule.name);
-        KONTOR_RETURN_IF_ERROR(Skip(wire, &pos, end, at));
+        if (!Skip(wire, &pos, end, at)) return false;
         continue;
       }
       const FieldRule* fpath = field;
@@ -200,19 +200,19 @@ class Walker {
       if (wire != want) {
         // protobuf keeps such a field as an unknown one: only its wire framing must hold.
         NonCanonical(at, fpath, "has wire type " + std::to_string(wire) + ", expected " + std::to_string(want));
-        KONTOR_RETURN_IF_ERROR(Skip(wire, &pos, end, at));
+        if (!Skip(wire, &pos, end, at)) return false;
         continue;
       }
       if (wire == 0) {
         uint64_t value;
-        KONTOR_RETURN_IF_ERROR(Varint(&pos, end, fpath, "value", &value));
+        if (!Varint(&pos, end, fpath, "value", &value)) return false;
         Number(*field, value, at, fpath, field->presence);
         continue;
       }
       uint64_t length;
-      KONTOR_RETURN_IF_ERROR(Varint(&pos, end, fpath, "length", &length));
+      if (!Varint(&pos, end, fpath, "length", &length)) return false;
       if (length > end - pos)
-        return Fail(Code::kMalformed, at, fpath, "length " + std::to_string(length) + " runs past the end (" + std::to_string(end - pos) + " bytes left)");
+        return Malformed(at, fpath, "length " + std::to_string(length) + " runs past the end (" + std::to_string(end - pos) + " bytes left)");
       const size_t body = pos;
       pos += static_cast<size_t>(length);
       if (length == 0 && !field->presence && !field->repeated)
@@ -220,17 +220,17 @@ class Walker {
       switch (field->kind) {
         case Kind::kString:
           if (!ValidUtf8(all_.substr(body, static_cast<size_t>(length))))
-            return Fail(Code::kMalformed, body, fpath, "is not valid UTF-8");
+            return Malformed(body, fpath, "is not valid UTF-8");
           break;
         case Kind::kMessage:
           stack_[depth] = field;
-          KONTOR_RETURN_IF_ERROR(Message(*field->message, body, pos, depth + 1));
+          if (!Message(*field->message, body, pos, depth + 1)) return false;
           depth_ = depth;
           break;
         default: break;  // bytes: any content
       }
     }
-    return Result::Ok();
+    return true;
   }
 
  private:
@@ -246,46 +246,52 @@ class Walker {
   }
 
   // Steps over a field the schema does not expect here, by its wire framing alone.
-  Result Skip(unsigned wire, size_t* pos, size_t end, size_t at) {
+  bool Skip(unsigned wire, size_t* pos, size_t end, size_t at) {
     uint64_t n;
     switch (wire) {
       case 0: return Varint(pos, end, nullptr, "value", &n);
       case 1: n = 8; break;
       case 5: n = 4; break;
-      default: KONTOR_RETURN_IF_ERROR(Varint(pos, end, nullptr, "length", &n)); break;
+      default: if (!Varint(pos, end, nullptr, "length", &n)) return false; break;
     }
-    if (n > end - *pos) return Fail(Code::kMalformed, at, nullptr, "field runs past the end (" + std::to_string(end - *pos) + " bytes left)");
+    if (n > end - *pos) return Malformed(at, nullptr, "field runs past the end (" + std::to_string(end - *pos) + " bytes left)");
     *pos += static_cast<size_t>(n);
-    return Result::Ok();
+    return true;
   }
 
   // A little-endian base-128 varint of at most 10 bytes (64 bits), in its shortest form.
-  Result Varint(size_t* pos, size_t end, const FieldRule* path, const char* what, uint64_t* out) {
+  bool Varint(size_t* pos, size_t end, const FieldRule* path, const char* what, uint64_t* out) {
     const size_t at = *pos;
     uint64_t value = 0;
     for (int i = 0; i < 10; ++i) {
-      if (*pos >= end) return Fail(Code::kMalformed, at, path, std::string(what) + " varint is truncated");
+      if (*pos >= end) return Malformed(at, path, std::string(what) + " varint is truncated");
       const auto b = static_cast<uint8_t>(all_[(*pos)++]);
-      if (i == 9 && b > 1) return Fail(Code::kMalformed, at, path, std::string(what) + " varint is above 2^64-1");
+      if (i == 9 && b > 1) return Malformed(at, path, std::string(what) + " varint is above 2^64-1");
       value |= static_cast<uint64_t>(b & 0x7F) << (7 * i);
       if (!(b & 0x80)) {
         if (b == 0 && i > 0) NonCanonical(at, path, std::string(what) + " varint is not in its shortest form");
         *out = value;
-        return Result::Ok();
+        return true;
       }
     }
-    return Fail(Code::kMalformed, at, path, std::string(what) + " varint is longer than 10 bytes");
+    return Malformed(at, path, std::string(what) + " varint is longer than 10 bytes");
   }
 
   // Bytes that protobuf could not parse end the walk (malformed). A canonical rule broken is
   // remembered (the first one) and the walk goes on, so that bytes both malformed and not
   // canonical are reported malformed, as a protobuf parser would.
+  // The walk returns bool, not Result, so that the bytes of a valid message build no Result.
+  bool Malformed(size_t at, const FieldRule* field, const std::string& text) {
+    error_ = Fail(Code::kMalformed, at, field, text);
+    return false;
+  }
+
   void NonCanonical(size_t at, const FieldRule* field, const std::string& text) {
     if (first_non_canonical_.ok()) first_non_canonical_ = Fail(Code::kNonCanonical, at, field, text);
   }
 
  public:
-  Result Verdict(Result walk) const { return walk.ok() ? first_non_canonical_ : walk; }
+  Result Verdict(bool walked) const { return walked ? first_non_canonical_ : error_; }
 
  private:
   // `field` is the field being read (nullptr: the message itself); the path to it is built
@@ -307,6 +313,7 @@ class Walker {
   const FieldRule* stack_[kCanonicalDepthMax + 1] = {};  // the message fields entered, outermost first
   int depth_ = 0;
   Result first_non_canonical_ = Result::Ok();
+  Result error_ = Result::Ok();
 };
 
 }  // namespace
