@@ -9,6 +9,7 @@ encoder never would, a raw gRPC client that returns the ErrorDetail of a rejecti
 guard that checks (2) and (3) around every case. Nothing here talks to anything but 127.0.0.1.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -439,3 +440,21 @@ class Guard:
         s = self.api.status(timeout=RESPONSIVE_DEADLINE_S)
         assert one(s, 9) == root_before and one(s, 10, 0) == 0, "the state root changed after the case"
         assert self.node.proc.poll() is None
+
+
+@contextlib.contextmanager
+def guarded_node(prepare=None):
+    """A started dev node with its Guard (`node.guard`); `prepare(node)` runs first. Stopped and
+    removed afterwards, whatever happens."""
+    from kontor_harness import Node
+
+    n = Node().start()
+    n.guard = Guard(n)
+    try:
+        if prepare:
+            prepare(n)
+        yield n
+    finally:
+        n.guard.close()
+        n.stop()
+        n.cleanup()

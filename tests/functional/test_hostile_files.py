@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from hostile_cases import Api, Guard
+from hostile_cases import Api, guarded_node
 from kontor_harness import KONTOR, KONTORD, Node
 from proto_wire import one
 
@@ -377,15 +377,9 @@ def _same_replay(s):
 
 @pytest.fixture(scope="module")
 def running():
-    n = Node().start()
-    n.guard = Guard(n)
-    n.cli("tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--asset", "USDC")
-    try:
+    with guarded_node(lambda n: n.cli("tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1",
+                                      "--asset", "USDC")) as n:
         yield n
-    finally:
-        n.guard.close()
-        n.stop()
-        n.cleanup()
 
 
 RUN_FILE_CASES = []

@@ -15,20 +15,14 @@ import urllib.request
 
 import pytest
 
-from hostile_cases import RESPONSIVE_DEADLINE_S, Guard
+from hostile_cases import RESPONSIVE_DEADLINE_S, guarded_node
 from kontor_harness import Node
 
 
 @pytest.fixture(scope="module")
 def node():
-    n = Node().start()
-    n.guard = Guard(n)
-    try:
+    with guarded_node() as n:
         yield n
-    finally:
-        n.guard.close()
-        n.stop()
-        n.cleanup()
 
 
 def connect(node, timeout=5):
