@@ -393,6 +393,8 @@ def usage_name(name):
                                      payload=opt_b(1, b"\x42" * 32) + bfield(2, bfield(1, name) + vfield(2, 1))))
 
 
+# The fragment is the start of the echoed name: the echo itself is cut (EchoInput), so no
+# closing quote is expected.
 case("usage-name-60KiB-message-capped", usage_name("X" * 61440), IA, 108, "bad_field", "usage name 'XXXX",
      message_max=CAPPED, capped=True)
 case("usage-name-60KiB-multibyte-message-capped", usage_name("\u00e9" * 30720), IA, 108, "bad_field",
