@@ -10,11 +10,9 @@
 #include "ledger/result.h"
 #include "node/node.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace kontor::node {
+
+class GatedServer;
 
 // The /healthz body for a node's status at `now_ms`, and its HTTP status: 200 "ok", or 503 with
 // "stopping", "cannot_commit" (blocks fail to commit; `reason` says why) or "stalled" (no block
@@ -32,7 +30,7 @@ class HttpServer {
 
  private:
   Node& node_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<GatedServer> server_;
   std::thread thread_;
 };
 
