@@ -46,7 +46,7 @@ def list_test_cases(binary):
     return [line for line in result.stdout.split("\n") if line.strip()]
 
 
-CATCH_BINARIES = ("kontor-unit-tests", "kontor-property-tests")
+CATCH_BINARIES = ("kontor-unit-tests", "kontor-property-tests", "kontor-sim-tests")
 
 
 def check(entries, list_cases):
