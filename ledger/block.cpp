@@ -12,13 +12,14 @@ namespace kontor {
 Hash256 BlockHash(std::string_view header_bytes) { return TaggedHash(tags::kBlock, header_bytes); }
 
 Hash256 VoteMessage(std::string_view chain_id, uint64_t height, uint32_t round, v1::VoteType type,
-                    const Hash256& block_hash) {
+                    const std::optional<Hash256>& block_hash, uint64_t timestamp_ms) {
   v1::Vote vote;
   vote.set_chain_id(std::string(chain_id));
   vote.set_height(height);
   vote.set_round(round);
   vote.set_type(type);
-  vote.set_block_hash(block_hash.bytes());
+  if (block_hash) vote.set_block_hash(block_hash->bytes());
+  vote.set_timestamp_ms(timestamp_ms);
   return TaggedHash(tags::kVote, CanonicalBytes(vote));
 }
 
@@ -37,7 +38,6 @@ Result VerifyCommit(const v1::Commit& commit, const Genesis& genesis, uint64_t h
   if (commit.height() != height) return bad("is for height " + std::to_string(commit.height()));
   if (commit.block_hash() != block_hash.view()) return bad("names another block");
   if (static_cast<size_t>(commit.signatures_size()) > genesis.validators.size()) return bad("has more signatures than validators");
-  Hash256 message = VoteMessage(genesis.chain_id, height, commit.round(), v1::VOTE_TYPE_PRECOMMIT, block_hash);
   uint64_t power = 0;
   std::string previous;
   for (const auto& sig : commit.signatures()) {
@@ -47,6 +47,8 @@ Result VerifyCommit(const v1::Commit& commit, const Genesis& genesis, uint64_t h
     PublicKey key = Hash256::FromBytes(sig.validator());
     const Validator* v = genesis.FindValidator(key);
     if (!v) return bad(EncodeAddress(key) + " is not a validator");
+    const Hash256 message =
+        VoteMessage(genesis.chain_id, height, commit.round(), v1::VOTE_TYPE_PRECOMMIT, block_hash, sig.timestamp_ms());
     if (!VerifySignature(key, message, sig.signature())) return bad("signature of validator " + EncodeAddress(key) + " does not verify");
     power += v->power;
   }
@@ -57,8 +59,8 @@ Result VerifyCommit(const v1::Commit& commit, const Genesis& genesis, uint64_t h
 }
 
 v1::Commit MakeCommit(std::string_view chain_id, uint64_t height, uint32_t round, const Hash256& block_hash,
-                      const std::vector<const PrivateKey*>& signers, RandomSource& random) {
-  Hash256 message = VoteMessage(chain_id, height, round, v1::VOTE_TYPE_PRECOMMIT, block_hash);
+                      const std::vector<const PrivateKey*>& signers, uint64_t timestamp_ms, RandomSource& random) {
+  Hash256 message = VoteMessage(chain_id, height, round, v1::VOTE_TYPE_PRECOMMIT, block_hash, timestamp_ms);
   std::vector<const PrivateKey*> sorted = signers;
   std::sort(sorted.begin(), sorted.end(),
             [](const PrivateKey* a, const PrivateKey* b) { return a->public_key() < b->public_key(); });
@@ -71,6 +73,7 @@ v1::Commit MakeCommit(std::string_view chain_id, uint64_t height, uint32_t round
     s->set_validator(key->public_key().bytes());
     Signature64 sig = key->Sign(message, random.Array<32>());
     s->set_signature(std::string(reinterpret_cast<const char*>(sig.data()), 64));
+    s->set_timestamp_ms(timestamp_ms);
   }
   return commit;
 }

@@ -6,6 +6,7 @@
 // more than 2/3 of the voting power; the next header repeats that commit's hash.
 #pragma once
 
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -19,8 +20,9 @@
 namespace kontor {
 
 Hash256 BlockHash(std::string_view header_bytes);
+// block_hash nullopt: a nil vote (empty block_hash).
 Hash256 VoteMessage(std::string_view chain_id, uint64_t height, uint32_t round, v1::VoteType type,
-                    const Hash256& block_hash);
+                    const std::optional<Hash256>& block_hash, uint64_t timestamp_ms);
 Hash256 CommitHash(const v1::Commit& commit);
 
 // Checks a commit certificate for block `block_hash` at `height` against the genesis validator
@@ -28,9 +30,9 @@ Hash256 CommitHash(const v1::Commit& commit);
 // signature, and together more than 2/3 of the power. Errors: kBadCommit naming the problem.
 Result VerifyCommit(const v1::Commit& commit, const Genesis& genesis, uint64_t height, const Hash256& block_hash);
 
-// Builds a commit from the precommits of `signers` (validators' keys).
+// Builds a commit from the precommits of `signers` (validators' keys), all timestamped timestamp_ms.
 v1::Commit MakeCommit(std::string_view chain_id, uint64_t height, uint32_t round, const Hash256& block_hash,
-                      const std::vector<const PrivateKey*>& signers, RandomSource& random);
+                      const std::vector<const PrivateKey*>& signers, uint64_t timestamp_ms, RandomSource& random);
 
 struct DecodedBlock {
   v1::Block block;

@@ -2,6 +2,7 @@
 
 #include "ledger/accounts.h"
 #include "ledger/bech32m.h"
+#include "ledger/bft_time.h"
 #include "ledger/codec.h"
 #include "ledger/limits.h"
 #include "ledger/merkle.h"
@@ -111,9 +112,19 @@ Result Executor::CheckHeader(const DecodedBlock& block, const ParentInfo& parent
   if (h.prev_hash() != parent.hash.view())
     return bad(Code::kBadPrevHash, "prev_hash " + HexEncode(h.prev_hash()) + " differs from block " +
                                        std::to_string(parent.height) + "'s hash " + parent.hash.hex());
-  if (h.time_ms() < parent.time_ms)
-    return bad(Code::kBadTime, "time " + std::to_string(h.time_ms()) + " ms is before its parent's " +
+  // BFT time: the weighted median of the parent certificate's timestamps (the genesis time at
+  // height 1), and after the parent's time. The certificate was verified in VerifyStateless.
+  uint64_t bft_time = 0;
+  Result timed = BftTime(block.block.last_commit(), genesis_, h.height(), &bft_time);
+  if (!timed.ok()) return bad(Code::kBadTime, timed.message());
+  if (h.height() > 1 && h.time_ms() <= parent.time_ms)
+    return bad(Code::kBadTime, "time " + std::to_string(h.time_ms()) + " ms is not after its parent's " +
                                    std::to_string(parent.time_ms) + " ms");
+  if (h.time_ms() != bft_time)
+    return bad(Code::kBadTime, "time " + std::to_string(h.time_ms()) + " ms differs from the BFT time " +
+                                   std::to_string(bft_time) + " ms (" +
+                                   (h.height() == 1 ? std::string("the genesis time")
+                                                    : "the weighted median of last_commit's timestamps") + ")");
   if (h.validators_hash() != validators_hash_.view()) return bad(Code::kBadBlock, "validators_hash differs from the validator set's");
   if (!genesis_.FindValidator(Hash256::FromBytes(h.proposer())))
     return bad(Code::kBadBlock, "proposer " + HexEncode(h.proposer()) + " is not a validator");
@@ -212,7 +223,23 @@ Result Executor::ProposeBlock(const std::vector<std::string_view>& candidates, u
     return {Code::kNotAuthorized, "key " + EncodeAddress(proposer.public_key()) + " is not a validator"};
   if (genesis_.validators.size() != 1)
     return {Code::kNotAuthorized, "single-validator block production needs a chain with exactly one validator"};
-  time_ms = std::max(time_ms, parent.time_ms);
+  v1::Commit last_commit;
+  if (parent.height > 0) {
+    last_commit = MakeCommit(genesis_.chain_id, parent.height, 0, parent.hash, {&proposer},
+                             PrecommitTime(time_ms, parent.time_ms), random);
+  }
+  KONTOR_RETURN_IF_ERROR(BuildBlock(candidates, last_commit, proposer.public_key(), parent, state, out, rejected));
+  out->commit = MakeCommit(genesis_.chain_id, out->block.header.height(), 0, out->block.hash, {&proposer},
+                           PrecommitTime(time_ms, out->block.header.time_ms()), random);
+  return Result::Ok();
+}
+
+Result Executor::BuildBlock(const std::vector<std::string_view>& candidates, const v1::Commit& last_commit,
+                            const PublicKey& proposer, const ParentInfo& parent, const State& state, ExecutedBlock* out,
+                            std::vector<RejectedTx>* rejected) {
+  if (!genesis_.FindValidator(proposer)) return {Code::kNotAuthorized, "key " + EncodeAddress(proposer) + " is not a validator"};
+  uint64_t time_ms = 0;
+  KONTOR_RETURN_IF_ERROR(BftTime(last_commit, genesis_, parent.height + 1, &time_ms));
   std::vector<DecodedTx> txs;
   std::vector<Result> results;
   DecodeAndVerify(candidates, &txs, &results);
@@ -221,7 +248,7 @@ Result Executor::ProposeBlock(const std::vector<std::string_view>& candidates, u
   h.set_chain_id(genesis_.chain_id);
   h.set_height(parent.height + 1);
   h.set_time_ms(time_ms);
-  h.set_proposer(proposer.public_key().bytes());
+  h.set_proposer(proposer.bytes());
   BlockEnv env = EnvFor(genesis_, h, parent);
   // Build optimistically; if the block as a whole would break an invariant, rebuild checking the
   // invariants tx by tx so the offending tx is dropped instead of the block (and the chain) stalling.
@@ -272,13 +299,17 @@ Result Executor::ProposeBlock(const std::vector<std::string_view>& candidates, u
   h.set_tx_root(MerkleRoot(decoded.leaf_hashes).bytes());
   h.set_state_root(out->tree.root_hash().bytes());
   h.set_validators_hash(validators_hash_.bytes());
-  h.set_last_commit_hash(parent.CommitHashOrZero().bytes());
-  if (parent.height > 0) *block.mutable_last_commit() = parent.commit;
+  if (parent.height > 0) {
+    h.set_last_commit_hash(CommitHash(last_commit).bytes());
+    *block.mutable_last_commit() = last_commit;
+  } else {
+    h.set_last_commit_hash(Hash256{}.bytes());
+  }
   h.set_tx_count(static_cast<uint32_t>(decoded.txs.size()));
   block.set_header(CanonicalBytes(h));
   decoded.header = h;
   decoded.hash = BlockHash(block.header());
-  out->commit = MakeCommit(genesis_.chain_id, h.height(), 0, decoded.hash, {&proposer}, random);
+  out->commit.Clear();
   return Result::Ok();
 }
 

@@ -96,9 +96,17 @@ class Executor {
   // REQUIRES: VerifyStateless(…, out) succeeded. Does not use the pool.
   Result ExecuteVerified(const ParentInfo& parent, const State& state, ExecutedBlock* out);
 
-  // Builds a block from candidate envelopes (in order, skipping those that fail, up to the
-  // block limits), signs it as `proposer` and commits it with the proposer's precommit alone.
-  // Only for a chain whose single validator is `proposer` (the devnet; consensus replaces it).
+  // Builds block parent.height + 1 for `proposer` from candidate envelopes (in order, skipping
+  // those that fail, up to the block limits). It carries `last_commit`, a certificate for the
+  // parent (ignored at height 1), and its time is that certificate's BFT time (ledger/bft_time.h).
+  // out->commit stays empty: consensus certifies the block.
+  Result BuildBlock(const std::vector<std::string_view>& candidates, const v1::Commit& last_commit,
+                    const PublicKey& proposer, const ParentInfo& parent, const State& state, ExecutedBlock* out,
+                    std::vector<RejectedTx>* rejected);
+  // Single-validator production (tests, the bench, replays of a one-validator chain): the
+  // proposer's precommit for the parent, timestamped PrecommitTime(time_ms, parent time), is the
+  // last commit, and the new block is certified by the proposer's precommit alone, timestamped
+  // PrecommitTime(time_ms, block time). Only for a chain whose single validator is `proposer`.
   Result ProposeBlock(const std::vector<std::string_view>& candidates, uint64_t time_ms, const PrivateKey& proposer,
                       const ParentInfo& parent, const State& state, RandomSource& random, ExecutedBlock* out,
                       std::vector<RejectedTx>* rejected);

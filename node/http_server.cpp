@@ -351,7 +351,9 @@ nlohmann::json HealthReport(const Node::Status& s, const std::string& chain_id, 
                             uint64_t now_ms, int* http_status) {
   // The chain has not advanced for too long: the producer is stuck (heartbeats make a block at
   // least every heartbeat_interval_ms). At height 0 there is no block yet to be late.
-  const uint64_t age_ms = now_ms > s.time_ms ? now_ms - s.time_ms : 0;
+  // Measured on this node's clock since it committed its tip: a block's own time is BFT time,
+  // which lags a block behind (and is the genesis time at height 1).
+  const uint64_t age_ms = now_ms > s.tip_seen_ms ? now_ms - s.tip_seen_ms : 0;
   const bool stalled = s.height > 0 && age_ms > block_age_max_ms;
   const char* status = stopping ? "stopping" : s.commit_failure ? "cannot_commit" : stalled ? "stalled" : "ok";
   nlohmann::json body = {{"status", status}, {"chain_id", chain_id}, {"height", s.height}, {"hash", s.hash.hex()},

@@ -380,6 +380,7 @@ Node::Status Node::GetStatus() const {
   s.height = chain_->height();
   s.hash = chain_->tip().hash;
   s.time_ms = chain_->tip().time_ms;
+  s.tip_seen_ms = last_block_ms_;
   s.state_root = chain_->state().root();
   s.mempool_txs = mempool_.size();
   s.mempool_bytes = mempool_.bytes();

@@ -73,7 +73,8 @@ class Node {
   struct Status {
     uint64_t height = 0;
     Hash256 hash;
-    uint64_t time_ms = 0;
+    uint64_t time_ms = 0;      // the tip's block time
+    uint64_t tip_seen_ms = 0;  // this node's clock when it committed the tip, or started
     Hash256 state_root;
     size_t mempool_txs = 0;
     size_t mempool_bytes = 0;

@@ -56,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   DecodedBlock decoded;
   if (!DecodeBlockHeader(block, env.genesis(), &decoded).ok()) return 0;
   v1::Commit commit = MakeCommit(env.genesis().chain_id, decoded.header.height(), 0, decoded.hash, {&env.validator()},
-                                 env.random());
+                                 decoded.header.time_ms() + 1, env.random());
   const Hash256 root_before = env.chain().state().root();
   ExecutedBlock out;
   Result r = env.chain().executor().ExecuteBlock(block, commit, env.chain().tip(), env.chain().state(), &out);

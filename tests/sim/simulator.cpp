@@ -11,7 +11,7 @@
 #include <unordered_map>
 
 #include "ledger/hash.h"
-#include "node/consensus/bft_time.h"
+#include "ledger/bft_time.h"
 #include "node/consensus/state_machine.h"
 
 namespace kontor::sim {
@@ -335,7 +335,7 @@ class Sim {
     } else {
       std::set<uint32_t> signers;
       uint64_t power = 0;
-      std::vector<consensus::TimedVote> times;
+      std::vector<TimedVote> times;
       for (const Vote& v : b.last_commit) {
         if (v.kind != VoteKind::kPrecommit || v.height != h - 1 || v.block != prev || v.validator >= set_.size() ||
             !signers.insert(v.validator).second) {
@@ -344,7 +344,7 @@ class Sim {
         power += set_.power(v.validator);
         times.push_back({v.timestamp_ms, set_.power(v.validator), v.validator});
       }
-      if (!set_.IsQuorum(power) || b.time_ms != consensus::WeightedMedianTime(times)) return false;
+      if (!set_.IsQuorum(power) || b.time_ms != WeightedMedianTime(times)) return false;
     }
     return b.time_ms <= LocalNow(n) + kMaxAheadMs;
   }
@@ -482,9 +482,9 @@ class Sim {
       b->time_ms = kGenesisTimeMs;
     } else {
       b->last_commit = n.commits[height - 2];
-      std::vector<consensus::TimedVote> times;
+      std::vector<TimedVote> times;
       for (const Vote& v : b->last_commit) times.push_back({v.timestamp_ms, set_.power(v.validator), v.validator});
-      b->time_ms = consensus::WeightedMedianTime(times);
+      b->time_ms = WeightedMedianTime(times);
     }
     if (n.byzantine && o_.fault == Fault::kInvalidBlocks) b->bad = true;
     if (n.byzantine && o_.fault == Fault::kBadTime) b->time_ms += 60'000;
@@ -535,7 +535,7 @@ class Sim {
     uint64_t ts = LocalNow(n);
     if (c.kind == VoteKind::kPrecommit && c.block) {
       auto it = n.blocks.find(*c.block);
-      if (it != n.blocks.end()) ts = consensus::PrecommitTime(ts, it->second->time_ms);
+      if (it != n.blocks.end()) ts = PrecommitTime(ts, it->second->time_ms);
     }
     Vote v{c.kind, c.height, c.round, c.block, ts, n.id, "sig"};
     auto m = std::make_shared<Msg>();

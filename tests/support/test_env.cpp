@@ -44,7 +44,7 @@ TestEnv::TestEnv(TestEnvOptions options) : options_(std::move(options)), random_
   keys_.emplace("gateway", GeneratePrivateKey(random_));
   keys_.emplace("nobody", GeneratePrivateKey(random_));  // never funded
   std::string json = MakeGenesisJson("kontor-test", validator_->public_key(), funded, options_.funding,
-                                     options_.min_fee, keys_.at("gateway").public_key(), now_ms_,
+                                     options_.min_fee, keys_.at("gateway").public_key(), now_ms_ + kFirstBlockAfterMs,
                                      options_.extra_bridged_assets);
   Result r = ParseGenesis(json, &genesis_);
   if (!r.ok()) throw std::runtime_error("test genesis: " + r.ToString());
@@ -104,6 +104,8 @@ CloseResult TestEnv::Close(uint64_t advance_ms) {
   std::vector<std::string_view> candidates(pending_.begin(), pending_.end());
   Result r = chain_->ProduceBlock(candidates, now_ms_, *validator_, random_, &out.block, &out.rejected);
   if (!r.ok()) throw std::runtime_error("close: " + r.ToString());
+  // BFT time: block 1 is at the genesis time, and a block is at least 1 ms after its parent.
+  now_ms_ = out.block.block.header.time_ms();
   pending_.clear();
   out.height = chain_->height();
   out.included = out.block.block.txs.size();

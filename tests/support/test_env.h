@@ -69,7 +69,11 @@ class TestEnv {
 
   void Submit(std::string envelope) { pending_.push_back(std::move(envelope)); }
   // Produces and commits a block from the pending txs at now + advance_ms.
-  CloseResult Close(uint64_t advance_ms = 1000);
+  // The block's time is the clock advanced by advance_ms, except that BFT time puts block 1 at
+  // the genesis time (kFirstBlockAfterMs after the clock's start, where the default advance
+  // lands) and every later block at least 1 ms after its parent; the clock follows the block.
+  CloseResult Close(uint64_t advance_ms = kFirstBlockAfterMs);
+  static constexpr uint64_t kFirstBlockAfterMs = 1000;
   // Submit one tx, close, and return its result.
   Result Apply(std::string envelope);
 

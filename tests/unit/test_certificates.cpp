@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "contracts/app.h"
+#include "ledger/bft_time.h"
 #include "ledger/block.h"
 #include "ledger/chain.h"
 #include "ledger/codec.h"
@@ -52,8 +53,9 @@ struct ValidatorSet {
     for (size_t i : which) out.push_back(&keys.at(i));
     return out;
   }
+  // Precommits timestamped one second per height after the genesis time.
   v1::Commit Commit(const std::vector<size_t>& which, uint64_t height, const Hash256& block_hash, uint32_t round = 0) {
-    return MakeCommit(genesis.chain_id, height, round, block_hash, Pick(which), random);
+    return MakeCommit(genesis.chain_id, height, round, block_hash, Pick(which), kGenesisTimeMs + height * 1000, random);
   }
   Result Verify(const v1::Commit& commit, uint64_t height, const Hash256& block_hash) const {
     return VerifyCommit(commit, genesis, height, block_hash);
@@ -177,7 +179,7 @@ TEST_CASE("certificates: a duplicate validator signature is not counted twice", 
   const Hash256 block = SomeBlockHash();
   // Validators 0 and 1 (2 of 4) plus validator 0 again: counted twice it would be 3 of 4.
   v1::Commit commit = set.Commit({0, 1}, 6, block);
-  const Hash256 message = VoteMessage(set.genesis.chain_id, 6, 0, v1::VOTE_TYPE_PRECOMMIT, block);
+  const Hash256 message = VoteMessage(set.genesis.chain_id, 6, 0, v1::VOTE_TYPE_PRECOMMIT, block, 0);
   InsertSorted(&commit, SignVote(set.keys[0], message, set.random));  // a second, different but valid signature
   REQUIRE(commit.signatures_size() == 3);
   ExpectBadCommit(set.Verify(commit, 6, block), "repeat one");
@@ -193,7 +195,7 @@ TEST_CASE("certificates: a duplicate validator signature is not counted twice", 
 TEST_CASE("certificates: a signature from a non-validator is refused even when validators alone suffice", "[certificates]") {
   ValidatorSet set({1, 1, 1, 1});
   const Hash256 block = SomeBlockHash();
-  const Hash256 message = VoteMessage(set.genesis.chain_id, 8, 0, v1::VOTE_TYPE_PRECOMMIT, block);
+  const Hash256 message = VoteMessage(set.genesis.chain_id, 8, 0, v1::VOTE_TYPE_PRECOMMIT, block, 0);
   // 3 of 4 validators (enough) plus an outsider: 4 signatures, not more than the validators.
   v1::Commit commit = set.Commit({0, 1, 2}, 8, block);
   InsertSorted(&commit, SignVote(*set.outsider, message, set.random));
@@ -279,7 +281,7 @@ TEST_CASE("certificates: a signature over another height - round - block - vote 
     CHECK(set.Verify(set.Commit({0, 1}, 12, block, 3), 12, block).ok());
   }
   SECTION("prevotes are not precommits") {
-    const Hash256 prevote = VoteMessage(set.genesis.chain_id, 12, 0, v1::VOTE_TYPE_PREVOTE, block);
+    const Hash256 prevote = VoteMessage(set.genesis.chain_id, 12, 0, v1::VOTE_TYPE_PREVOTE, block, 0);
     v1::Commit c;
     c.set_height(12);
     c.set_block_hash(block.bytes());
@@ -288,11 +290,11 @@ TEST_CASE("certificates: a signature over another height - round - block - vote 
     ExpectBadCommit(set.Verify(c, 12, block), "does not verify");
   }
   SECTION("precommits of another chain") {
-    v1::Commit c = MakeCommit("kontor-other-chain", 12, 0, block, set.Pick({0, 1}), set.random);
+    v1::Commit c = MakeCommit("kontor-other-chain", 12, 0, block, set.Pick({0, 1}), kGenesisTimeMs, set.random);
     ExpectBadCommit(set.Verify(c, 12, block), "does not verify");
   }
   SECTION("a precommit for nil - the empty block hash - is not one for the block") {
-    v1::Commit c = MakeCommit(set.genesis.chain_id, 12, 0, Hash256{}, set.Pick({0, 1}), set.random);
+    v1::Commit c = MakeCommit(set.genesis.chain_id, 12, 0, Hash256{}, set.Pick({0, 1}), kGenesisTimeMs, set.random);
     c.set_block_hash(block.bytes());
     ExpectBadCommit(set.Verify(c, 12, block), "does not verify");
   }
@@ -333,13 +335,16 @@ struct MultiChain {
   }
 
   // An empty block on the current tip, proposed by validator `proposer`, carrying `last_commit`
-  // (the tip's stored commit unless given).
-  v1::Block EmptyBlock(size_t proposer, std::optional<v1::Commit> last_commit = std::nullopt, uint64_t advance_ms = 1000) {
+  // (the tip's stored commit unless given), at the BFT time of that commit.
+  v1::Block EmptyBlock(size_t proposer, std::optional<v1::Commit> last_commit = std::nullopt) {
     const ParentInfo& tip = chain->tip();
     v1::BlockHeader h;
     h.set_chain_id(set.genesis.chain_id);
     h.set_height(tip.height + 1);
-    h.set_time_ms(tip.time_ms + advance_ms);
+    // An invalid certificate (the cases under test) has no BFT time: any later time will do.
+    uint64_t time_ms = tip.time_ms + 1000;
+    (void)BftTime(last_commit.value_or(tip.commit), set.genesis, tip.height + 1, &time_ms);
+    h.set_time_ms(time_ms);
     h.set_prev_hash(tip.hash.bytes());
     h.set_tx_root(MerkleRoot({}).bytes());
     h.set_state_root(chain->state().root().bytes());  // nothing happens in an empty block here
@@ -420,7 +425,7 @@ TEST_CASE("certificates: the last_commit a block carries must itself be a valid 
   }
   SECTION("a non-validator making up the third") {
     v1::Commit c = m.set.Commit({0, 2}, 1, b1_hash);
-    InsertSorted(&c, SignVote(*m.set.outsider, VoteMessage(m.set.genesis.chain_id, 1, 0, v1::VOTE_TYPE_PRECOMMIT, b1_hash),
+    InsertSorted(&c, SignVote(*m.set.outsider, VoteMessage(m.set.genesis.chain_id, 1, 0, v1::VOTE_TYPE_PRECOMMIT, b1_hash, 0),
                               m.set.random));
     refuses(c, "is not a validator");
   }

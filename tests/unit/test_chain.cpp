@@ -59,7 +59,7 @@ v1::BlockHeader Header(const v1::Block& block) {
 std::pair<v1::Block, v1::Commit> Resign(TestEnv& env, v1::Block block, const v1::BlockHeader& header) {
   block.set_header(CanonicalBytes(header));
   v1::Commit commit = MakeCommit(env.genesis().chain_id, header.height(), 0, BlockHash(block.header()),
-                                 {&env.validator()}, env.random());
+                                 {&env.validator()}, header.time_ms() + 1, env.random());
   return {block, commit};
 }
 
@@ -148,7 +148,7 @@ TEST_CASE("tampered blocks are rejected with their code and change nothing", "[c
     rejects({bad, commit}, Code::kNonCanonical);
   }
   SECTION("commit signed by a non-validator") {
-    v1::Commit c = MakeCommit(env.genesis().chain_id, 1, 0, BlockHash(block.header()), {&env.Key("alice")}, env.random());
+    v1::Commit c = MakeCommit(env.genesis().chain_id, 1, 0, BlockHash(block.header()), {&env.Key("alice")}, env.now_ms(), env.random());
     rejects({block, c}, Code::kBadCommit);
   }
   SECTION("commit with a damaged signature") {

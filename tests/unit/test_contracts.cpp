@@ -657,20 +657,22 @@ TEST_CASE("settle: units x price x elapsed / 1 h, the broker's share split off",
   CHECK(env.Balance("carol", "USDC") == kFunding);
   CHECK(env.Balance("alice", "USDC") == kFunding - 1'000'000);
 
-  // Settling again at the same time pays nothing.
+  // Settling again in the next block: BFT time puts it at least 1 ms later, so 2 more are
+  // charged; the broker's cumulative share floor(20002 * 0.025) = 500 is unchanged.
   ExpectOk(env, Settle(env, "dave", id), 0);
   c = ContractOf(env, id);
-  CHECK(c.charged() == 20'000);
-  CHECK(env.Balance("dave", "USDC") == kFunding + 19'500);
+  CHECK(c.charged() == 20'002);
+  CHECK(c.paid_broker() == 500);
+  CHECK(env.Balance("dave", "USDC") == kFunding + 19'502);
 
-  // 1.234 s more: 2 x 1234 = 2468; broker floor(2468 * 0.025) = 61.
+  // 1.234 s more: 11.235 s in all, 2 x 11235 = 22470; broker floor(22470 * 0.025) = 561.
   ExpectOk(env, Settle(env, "dave", id), 1'234);
   c = ContractOf(env, id);
-  CHECK(c.charged() == 22'468);
+  CHECK(c.charged() == 22'470);
   CHECK(c.paid_broker() == 561);
-  CHECK(c.paid_provider() == 21'907);
-  CHECK(EscrowSum(c) == 1'000'000 - 22'468);
-  CHECK(env.Balance("dave", "USDC") == kFunding + 21'907);
+  CHECK(c.paid_provider() == 21'909);
+  CHECK(EscrowSum(c) == 1'000'000 - 22'470);
+  CHECK(env.Balance("dave", "USDC") == kFunding + 21'909);
   CHECK(env.Balance("bob", "USDC") == kFunding + 561);
 }
 

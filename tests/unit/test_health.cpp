@@ -7,10 +7,13 @@ using namespace kontor;
 using namespace kontor::node;
 
 namespace {
-Node::Status At(uint64_t height, uint64_t time_ms) {
+// A node whose tip (at `height`) it committed at its clock's `seen_ms`. The block's own time
+// (BFT time, which lags a block behind and is the genesis time at height 1) plays no part.
+Node::Status At(uint64_t height, uint64_t seen_ms) {
   Node::Status s;
   s.height = height;
-  s.time_ms = time_ms;
+  s.time_ms = 1;
+  s.tip_seen_ms = seen_ms;
   return s;
 }
 }  // namespace

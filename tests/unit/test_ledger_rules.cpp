@@ -9,6 +9,7 @@
 
 #include "contracts/app.h"
 #include "ledger/accounts.h"
+#include "ledger/bft_time.h"
 #include "ledger/codec.h"
 #include "ledger/limits.h"
 #include "ledger/merkle.h"
@@ -72,14 +73,14 @@ v1::BlockHeader Header(const v1::Block& block) {
 std::pair<v1::Block, v1::Commit> Resign(TestEnv& env, v1::Block block, const v1::BlockHeader& header) {
   block.set_header(CanonicalBytes(header));
   v1::Commit commit = MakeCommit(env.genesis().chain_id, header.height(), 0, BlockHash(block.header()), {&env.validator()},
-                                 env.random());
+                                 header.time_ms() + 1, env.random());
   return {block, commit};
 }
 // Same, with raw header bytes (for non-canonical headers).
 std::pair<v1::Block, v1::Commit> ResignRaw(TestEnv& env, v1::Block block, const std::string& header_bytes, uint64_t height) {
   block.set_header(header_bytes);
   v1::Commit commit =
-      MakeCommit(env.genesis().chain_id, height, 0, BlockHash(block.header()), {&env.validator()}, env.random());
+      MakeCommit(env.genesis().chain_id, height, 0, BlockHash(block.header()), {&env.validator()}, env.now_ms(), env.random());
   return {block, commit};
 }
 // Replaces the txs of a block, fixing tx_count and tx_root (the state root is left as it was).
@@ -424,7 +425,7 @@ TEST_CASE("ledger rules: header checks at their edges", "[ledger-rules]") {
     CHECK(follower->state().root() == root);
   };
 
-  SECTION("time equal to the parent's is accepted") {
+  SECTION("block 1 at the genesis time is accepted (its BFT time)") {
     auto x = h;
     x.set_time_ms(env.genesis().genesis_time_ms);
     auto same_time = Resign(env, block, x);
@@ -436,7 +437,7 @@ TEST_CASE("ledger rules: header checks at their edges", "[ledger-rules]") {
   SECTION("time one ms before the parent's is kBadTime") {
     auto x = h;
     x.set_time_ms(env.genesis().genesis_time_ms - 1);
-    rejects(Resign(env, block, x), Code::kBadTime, "before its parent's");
+    rejects(Resign(env, block, x), Code::kBadTime, "differs from the BFT time");
   }
   SECTION("a height equal to the tip is kBadHeight") {
     REQUIRE(follower->CommitBlock(block, commit).ok());
@@ -532,6 +533,9 @@ TEST_CASE("ledger rules: a received block with an expired tx - a fee below the f
     std::string expired = env.Transfer("alice", "bob", "USDC", 1, {.nonce = 1, .expiry_height = 1});
     v1::BlockHeader h = WithTxs(&b2, {expired});
     h.set_height(2);
+    uint64_t time_ms = 0;
+    REQUIRE(BftTime(closed.block.commit, env.genesis(), 2, &time_ms).ok());
+    h.set_time_ms(time_ms);
     h.set_prev_hash(follower->tip().hash.bytes());
     h.set_last_commit_hash(CommitHash(closed.block.commit).bytes());
     *b2.mutable_last_commit() = closed.block.commit;

@@ -442,6 +442,7 @@ TEST_CASE("protocol §9.5: vote message, precommit signature, commit and commit 
   vote.set_round(0);
   vote.set_type(v1::VOTE_TYPE_PRECOMMIT);
   vote.set_block_hash(block_hash.bytes());
+  vote.set_timestamp_ms(1700000001000ull);
   Bytes vote_bytes = CanonicalBytes(vote);
   CHECK(HexEncode(vote_bytes) == Hx(R"(
 0a10 6b6f6e746f722d6578616d706c652d31
@@ -449,7 +450,7 @@ TEST_CASE("protocol §9.5: vote message, precommit signature, commit and commit 
 2002
 2a20 7f8ea4fbdf350c715cd58290dadfed338c7c2bbc9d263990754013b31596d56e)"));
 
-  Hash256 message = VoteMessage("kontor-example-1", 1, 0, v1::VOTE_TYPE_PRECOMMIT, block_hash);
+  Hash256 message = VoteMessage("kontor-example-1", 1, 0, v1::VOTE_TYPE_PRECOMMIT, block_hash, 1700000001000ull);
   CHECK(message.hex() == "6e9efb59ee99c2104070a0714196cbe7bddd067ea3bebbcf65b85ecc9da297ee");
   CHECK(TaggedHash(tags::kVote, vote_bytes) == message);
 
@@ -462,7 +463,7 @@ d0c427839806c6658d5b560581bc8996b8b75eb24ab5534683a54ebfbb4301b7
   CHECK(VerifySignature(validator.public_key(), message, Unhex(signature_hex)));
 
   ZeroRandom zero;
-  v1::Commit commit = MakeCommit("kontor-example-1", 1, 0, block_hash, {&validator}, zero);
+  v1::Commit commit = MakeCommit("kontor-example-1", 1, 0, block_hash, {&validator}, 1700000001000ull, zero);
   CHECK(HexEncode(CanonicalBytes(commit)) == Hx(R"(
 08011a207f8ea4fbdf350c715cd58290dadfed338c7c2bbc9d263990754013b3
 1596d56e22640a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
@@ -533,7 +534,7 @@ TEST_CASE("protocol Appendix A.1: block 1 produced by Chain::ProduceBlock", "[pr
   v1::BlockHeader manual;
   manual.set_chain_id("kontor-example-1");
   manual.set_height(1);
-  manual.set_time_ms(1700000001000ull);
+  manual.set_time_ms(1700000000000ull);
   manual.set_prev_hash(Unhex("b619ce83e07b72bd59f3556036738b0be970a1b82753742f8cecfb56f945a6c8"));
   manual.set_tx_root(Unhex("2bae93daed0668dcc30678fd523fa8af62aefd1f9807e7c1ed5aeaea369df4e9"));
   manual.set_state_root(Unhex("330d85613bbaaaf13af59b05b588ea24befb989a683ecc4d1faaa667babab35d"));

@@ -7,7 +7,11 @@
 #include <cstdint>
 #include <vector>
 
-namespace kontor::consensus {
+#include "kontor/v1/block.pb.h"
+#include "ledger/genesis.h"
+#include "ledger/result.h"
+
+namespace kontor {
 
 struct TimedVote {
   uint64_t timestamp_ms;
@@ -25,4 +29,9 @@ inline uint64_t PrecommitTime(uint64_t clock_ms, uint64_t block_time_ms) {
   return clock_ms > block_time_ms ? clock_ms : block_time_ms + 1;
 }
 
-}  // namespace kontor::consensus
+// The time block `height` must have: the genesis time at height 1, else the weighted median of
+// `last_commit`'s timestamps under the genesis validators' power. REQUIRES: last_commit passed
+// VerifyCommit (its signers are distinct validators). kBadCommit if it has no signatures.
+Result BftTime(const v1::Commit& last_commit, const Genesis& genesis, uint64_t height, uint64_t* time_ms);
+
+}  // namespace kontor
