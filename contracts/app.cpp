@@ -121,4 +121,11 @@ std::vector<AssetAmount> KontorApp::PayerDebits(const DecodedTx& tx, const State
   return out;
 }
 
+std::optional<uint64_t> KontorApp::NextEventMs(const StateView& state) const {
+  // The agenda is kept sorted by time (escrow.cpp StoreContract): its first entry is the next.
+  auto agenda = Load<v1::Agenda>(state, Kind::kAgenda, kAgendaId);
+  if (!agenda || agenda->entries_size() == 0) return std::nullopt;
+  return agenda->entries(0).at_ms();
+}
+
 }  // namespace kontor::contracts

@@ -14,6 +14,7 @@ class KontorApp final : public Application {
   Result EndBlock(const BlockEnv& env, StateDelta& block_delta) override;
   Result CheckInvariants(const BlockEnv& env, const StateView& before, const StateDelta& block_delta) const override;
   std::vector<AssetAmount> PayerDebits(const DecodedTx& tx, const StateView& state) const override;
+  std::optional<uint64_t> NextEventMs(const StateView& state) const override;
 };
 
 }  // namespace kontor::contracts

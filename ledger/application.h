@@ -10,6 +10,8 @@
 // Nothing here may read the wall clock, randomness or the network: time is the block's.
 #pragma once
 
+#include <optional>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -50,6 +52,9 @@ class Application {
   virtual Result EndBlock(const BlockEnv& env, StateDelta& block_delta) = 0;
   // `before` is the state before the block; `block_delta` its changes (readable through it).
   virtual Result CheckInvariants(const BlockEnv& env, const StateView& before, const StateDelta& block_delta) const = 0;
+  // The earliest time at which EndBlock has work of its own to do in `state` (a contract closes,
+  // charges or pays), or nullopt. Nodes make a block by then even when no tx is waiting.
+  virtual std::optional<uint64_t> NextEventMs(const StateView& state) const = 0;
   // The most `tx` can take from its fee payer's balances besides the fee, per asset, read
   // against `state` (e.g. a top-up's asset is its contract's). Mempool admission uses it so a
   // payer queues only what it can pay. REQUIRES: CheckStateless(tx) passed.

@@ -48,6 +48,7 @@ std::string_view CodeName(Code code) {
     case Code::kBadTxInBlock: return "bad_tx_in_block";
     case Code::kInvariantBroken: return "invariant_broken";
     case Code::kStateMismatch: return "state_mismatch";
+    case Code::kDoubleSign: return "double_sign";
     case Code::kStorage: return "storage";
     case Code::kCorruption: return "corruption";
     case Code::kIo: return "io";

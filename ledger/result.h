@@ -69,6 +69,7 @@ enum class Code : uint16_t {
   kBadTxInBlock = 707,
   kInvariantBroken = 708,
   kStateMismatch = 709,
+  kDoubleSign = 710,           // a validator would sign a second, conflicting vote or proposal
 
   kStorage = 900,
   kCorruption = 901,

@@ -206,7 +206,12 @@ void Node::ProducerLoop() {
     if (std::chrono::steady_clock::now() < next_tick) continue;
     next_tick = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.block_interval_ms);
     uint64_t now = NowMs();
-    if (mempool_.size() == 0 && now - last_block_ms_ < config_.heartbeat_interval_ms && tip_recorded_) continue;
+    // A block when txs wait, when a contract's agenda event is due (it must close, charge or pay
+    // at its time even on an idle chain), or when the heartbeat interval has passed.
+    const std::optional<uint64_t> due = app_.NextEventMs(chain_->state());
+    const bool agenda_due = due && *due <= now;
+    if (mempool_.size() == 0 && !agenda_due && now - last_block_ms_ < config_.heartbeat_interval_ms && tip_recorded_)
+      continue;
     ProduceOnce(lock);
     if (commit_failure_) {
       uint64_t delay = CommitFailed(*commit_failure_);

@@ -53,7 +53,7 @@ configure() {  # dir, extra cmake args...
 case $mode in
   asan|fuzz)
     configure build-asan -DKONTOR_FUZZ=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
-    cmake --build build-asan -j "$jobs" --target kontor-fuzz-all kontor-unit-tests kontor-property-tests kontord kontor-canonical-oracle
+    cmake --build build-asan -j "$jobs" --target kontor-fuzz-all kontor-unit-tests kontor-property-tests kontor-sim-tests kontord kontor-canonical-oracle
     if [ "$mode" = fuzz ]; then
       target=${2:?usage: tools/sanitize.sh --fuzz TARGET SECONDS}
       seconds=${3:-600}
@@ -61,7 +61,7 @@ case $mode in
         -artifact_prefix=build-asan/fuzz-artifacts/"$target"- tests/fuzz/corpus/"$target" tests/fuzz/regressions/"$target"
     fi
     cd build-asan
-    ctest --output-on-failure -j "$jobs" --timeout 900 -R '^(unit|property|fuzz):'
+    ctest --output-on-failure -j "$jobs" --timeout 900 -R '^(unit|property|fuzz|sim):'
     KONTORD=$PWD/node/kontord KONTOR=$(cd ../build && pwd)/tools/kontor \
       ctest --output-on-failure -j "$jobs" --timeout 900 -R "$functional"
     ;;

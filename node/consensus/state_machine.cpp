@@ -137,11 +137,15 @@ Actions StateMachine::OnVote(const Vote& v) {
   if (!inserted) {
     if (it->second.block == v.block) return out;  // the same vote again
     if (evidenced_.insert({v.validator, v.round, v.kind}).second) out.push_back(action::Evidence{it->second, v});
-    const bool matters = !v.block || (r.proposal && r.proposal->block == *v.block);
+    // Counted for its block whatever arrives later (the proposal may come after it); at most
+    // kExtraVotesPerValidator such votes per validator, round and kind.
+    size_t mine = 0;
     for (const Vote& e : tally.extra) {
-      if (e.validator == v.validator && e.block == v.block) return out;
+      if (e.validator != v.validator) continue;
+      if (e.block == v.block) return out;
+      ++mine;
     }
-    if (!matters) return out;
+    if (mine >= kExtraVotesPerValidator) return out;
     tally.extra.push_back(v);
     tally.power_for[v.block] += validators_.power(v.validator);
     Evaluate(out);
@@ -197,6 +201,8 @@ Actions StateMachine::OnCommit(uint32_t round, const Hash256& block, const std::
   }
   if (!validators_.IsQuorum(power)) return out;
   learned_ = action::Decide{height_, round, block, precommits};
+  std::sort(learned_->precommits.begin(), learned_->precommits.end(),
+            [](const Vote& a, const Vote& b) { return a.validator < b.validator; });
   Evaluate(out);
   return out;
 }

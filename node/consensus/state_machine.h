@@ -13,7 +13,7 @@
 // - Messages are bounded: one proposal per round, one vote per validator, round and kind (a
 //   second vote for another block is evidence), rounds more than one ahead of ours
 //   only for kFutureRoundsPerValidator rounds per validator, and the next height is buffered.
-// - Votes are counted per block, an equivocator's for each block that can matter (see Tally).
+// - Votes are counted per block, an equivocator's other votes too, up to a bound (see Tally).
 // - A whole commit certificate learned from a peer decides the height (OnCommit).
 #pragma once
 
@@ -34,6 +34,7 @@ class StateMachine {
   StateMachine(const ValidatorSet& validators, std::optional<uint32_t> self, TimeoutParams timeouts);
 
   static constexpr size_t kFutureRoundsPerValidator = 2;
+  static constexpr size_t kExtraVotesPerValidator = 2;  // an equivocator's other votes kept per round and kind
 
   // Enters `height` at round 0 (the driver calls it at start and after each Decide). Messages of
   // this height buffered earlier are replayed.
@@ -75,14 +76,14 @@ class StateMachine {
 
  private:
   // A round's votes of one kind. A validator counts once towards `power` (any vote), and towards
-  // each block it voted for: an equivocator's second vote is evidence, and is also counted for
-  // its block when that is nil or the round's proposal, because other validators may have
-  // counted it there (without it, a quorum that includes the equivocator could never be seen
-  // here, and this node could not follow a lock justified by it). Counting it cannot create two
-  // quorums for different blocks: that needs more than 1/3 of the power to equivocate.
+  // each block it voted for: an equivocator's other votes are evidence, and are also counted for
+  // their blocks, because other validators may have counted them there (without that, a quorum
+  // that includes the equivocator could never be seen here, and this node could not follow a
+  // lock justified by it). Counting them cannot create two quorums for different blocks: that
+  // needs more than 1/3 of the power to equivocate.
   struct Tally {
     std::map<uint32_t, Vote> by_validator;  // each validator's first vote
-    std::vector<Vote> extra;                // equivocators' other votes (at most 2 each: nil, proposal)
+    std::vector<Vote> extra;                // equivocators' other votes (kExtraVotesPerValidator each)
     std::map<std::optional<Hash256>, uint64_t> power_for;
     uint64_t power = 0;
   };

@@ -367,8 +367,10 @@ class Blocks {
     pending_.push_back({what, expected});
   }
 
+  // The next block's time, by BFT time as TestEnv::Close makes it: block 1 at the genesis time
+  // (whatever the advance), every later block at least 1 ms after its parent.
   void Begin(uint64_t advance_ms) {
-    m_.now += advance_ms;
+    m_.now = blocks_ == 0 ? env_.genesis().genesis_time_ms : m_.now + std::max<uint64_t>(advance_ms, 1);
     RC_LOG() << "block " << blocks_ + 1 << " at +" << (m_.now - t0_) << " ms\n";
   }
 

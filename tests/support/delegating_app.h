@@ -16,6 +16,7 @@ class DelegatingApp : public Application {
   Result CheckInvariants(const BlockEnv& env, const StateView& before, const StateDelta& d) const override {
     return real_.CheckInvariants(env, before, d);
   }
+  std::optional<uint64_t> NextEventMs(const StateView& state) const override { return real_.NextEventMs(state); }
   std::vector<AssetAmount> PayerDebits(const DecodedTx& tx, const StateView& state) const override {
     return real_.PayerDebits(tx, state);
   }

@@ -1071,16 +1071,38 @@ TEST_CASE("consensus: an equivocator's second vote counts for the round's propos
   }
 }
 
-TEST_CASE("consensus: an equivocator's second vote for a block other than the proposal is not counted") {
-  Four n;
-  n.PrevoteProposal(Block("A"));
-  CHECK(Describe(n.sm.OnBlock(Block("C"), true)) == kNothing);
-  CHECK(Describe(n.sm.OnVote(Precommit(1, 0, std::nullopt, 3))) == kNothing);
-  CHECK(Describe(n.sm.OnVote(Precommit(1, 0, Block("C"), 3))) == Lines{"Evidence v3 precommit h1 r0 nil/C"});
-  CHECK(Describe(n.sm.OnVote(Precommit(1, 0, Block("C"), 1))) == kNothing);
-  CHECK(Describe(n.sm.OnVote(Precommit(1, 0, Block("C"), 2))) == Lines{"Timeout precommit h1 r0 1000ms"});
-  CHECK_FALSE(n.sm.decided());
-  CHECK(Describe(n.sm.OnVote(Precommit(1, 0, Block("C"), 0))) == Lines{"Decide h1 r0 C by 0,1,2"});
+TEST_CASE("consensus: an equivocator's second vote counts for its block whatever arrives later") {
+  SECTION("a block other than the round's proposal") {
+    Four n;
+    n.PrevoteProposal(Block("A"));
+    CHECK(Describe(n.sm.OnBlock(Block("C"), true)) == kNothing);
+    CHECK(Describe(n.sm.OnVote(Precommit(1, 0, std::nullopt, 3))) == kNothing);
+    CHECK(Describe(n.sm.OnVote(Precommit(1, 0, Block("C"), 3))) == Lines{"Evidence v3 precommit h1 r0 nil/C"});
+    CHECK(Describe(n.sm.OnVote(Precommit(1, 0, Block("C"), 1))) == kNothing);
+    CHECK(Describe(n.sm.OnVote(Precommit(1, 0, Block("C"), 2))) == Lines{"Decide h1 r0 C by 1,2,3"});
+  }
+  SECTION("prevotes that arrive before the proposal: the polka is seen, the block locked") {
+    Four n;
+    CHECK(Describe(n.sm.OnVote(Prevote(1, 0, std::nullopt, 3))) == kNothing);
+    CHECK(Describe(n.sm.OnVote(Prevote(1, 0, Block("A"), 3))) == Lines{"Evidence v3 prevote h1 r0 nil/A"});
+    CHECK(Describe(n.sm.OnBlock(Block("A"), true)) == kNothing);
+    CHECK(Describe(n.sm.OnProposal(MakeProposal(1, 0, Block("A"), 1))) == Lines{"CastVote prevote h1 r0 A"});
+    CHECK(Describe(n.sm.OnVote(Prevote(1, 0, Block("A"), 1))) == kNothing);
+    CHECK(Describe(n.sm.OnVote(Prevote(1, 0, Block("A"), 2))) ==
+          Lines{"Timeout prevote h1 r0 1000ms", "CastVote precommit h1 r0 A"});
+    CHECK(StateOf(n.sm) == "h1 r0 precommit locked 0/A valid 0/A");
+  }
+  SECTION("at most kExtraVotesPerValidator other votes are kept") {
+    Four n;
+    n.PrevoteProposal(Block("A"));
+    CHECK(Describe(n.sm.OnVote(Prevote(1, 0, std::nullopt, 3))) == kNothing);
+    CHECK(Describe(n.sm.OnVote(Prevote(1, 0, Block("B"), 3))) == Lines{"Evidence v3 prevote h1 r0 nil/B"});
+    CHECK(Describe(n.sm.OnVote(Prevote(1, 0, Block("C"), 3))) == kNothing);
+    CHECK(Describe(n.sm.OnVote(Prevote(1, 0, Block("D"), 3))) == kNothing);
+    size_t kept = 0;
+    for (const Vote& v : n.sm.Votes()) kept += v.validator == 3 ? 1 : 0;
+    CHECK(kept == 1 + StateMachine::kExtraVotesPerValidator);
+  }
 }
 
 // ======================================================================================

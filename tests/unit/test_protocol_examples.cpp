@@ -434,7 +434,7 @@ dd308afec5777e13121fa72b9cc1b7cc0139715309b086c960e18fd969774eb8
 // ---------------------------------------------------------------------------------------------
 
 TEST_CASE("protocol §9.5: vote message, precommit signature, commit and commit hash of block 1", "[protocol]") {
-  const Hash256 block_hash = H("7f8ea4fbdf350c715cd58290dadfed338c7c2bbc9d263990754013b31596d56e");
+  const Hash256 block_hash = H("448bda2711fe5d4a44475c900514db49c4a0d92dc49c21cba919221ec419f4a1");
 
   v1::Vote vote;
   vote.set_chain_id("kontor-example-1");
@@ -448,15 +448,16 @@ TEST_CASE("protocol §9.5: vote message, precommit signature, commit and commit 
 0a10 6b6f6e746f722d6578616d706c652d31
 1001
 2002
-2a20 7f8ea4fbdf350c715cd58290dadfed338c7c2bbc9d263990754013b31596d56e)"));
+2a20 448bda2711fe5d4a44475c900514db49c4a0d92dc49c21cba919221ec419f4a1
+30e8d795ffbc31)"));
 
   Hash256 message = VoteMessage("kontor-example-1", 1, 0, v1::VOTE_TYPE_PRECOMMIT, block_hash, 1700000001000ull);
-  CHECK(message.hex() == "6e9efb59ee99c2104070a0714196cbe7bddd067ea3bebbcf65b85ecc9da297ee");
+  CHECK(message.hex() == "6fae3eafe4b3691d30a481e63348f6931bb84dd37465a290c5593e5d9f686b0b");
   CHECK(TaggedHash(tags::kVote, vote_bytes) == message);
 
   const std::string signature_hex = Hx(R"(
-d0c427839806c6658d5b560581bc8996b8b75eb24ab5534683a54ebfbb4301b7
-9e3bb860bca7c26f59330708fe922a8d1606dd3c422e78690adb408651f54bb0)");
+c8ca383770ed7763528569c7949239352c25858d82ab520bceeaef4afa0a8124
+063dcde00093b9270a50cb86e8b82c0283ebb1d0f716d9c25c79d8880bca6c33)");
   PrivateKey validator = ValidatorKey();
   Signature64 sig = validator.Sign(message, kZeroAux);
   CHECK(HexEncode(std::string_view(reinterpret_cast<const char*>(sig.data()), sig.size())) == signature_hex);
@@ -465,12 +466,12 @@ d0c427839806c6658d5b560581bc8996b8b75eb24ab5534683a54ebfbb4301b7
   ZeroRandom zero;
   v1::Commit commit = MakeCommit("kontor-example-1", 1, 0, block_hash, {&validator}, 1700000001000ull, zero);
   CHECK(HexEncode(CanonicalBytes(commit)) == Hx(R"(
-08011a207f8ea4fbdf350c715cd58290dadfed338c7c2bbc9d263990754013b3
-1596d56e22640a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
-43240f7b502ba6591240d0c427839806c6658d5b560581bc8996b8b75eb24ab5
-534683a54ebfbb4301b79e3bb860bca7c26f59330708fe922a8d1606dd3c422e
-78690adb408651f54bb0)"));
-  CHECK(CommitHash(commit).hex() == "057cc74cc9cce5e2e5bea0c2445101c4582670eefbe9fc7ba042c1febfbee4c8");
+08011a20448bda2711fe5d4a44475c900514db49c4a0d92dc49c21cba919221e
+c419f4a1226b0a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
+43240f7b502ba6591240c8ca383770ed7763528569c7949239352c25858d82ab
+520bceeaef4afa0a8124063dcde00093b9270a50cb86e8b82c0283ebb1d0f716
+d9c25c79d8880bca6c3318e8d795ffbc31)"));
+  CHECK(CommitHash(commit).hex() == "aee5263bad1ffdc0364973f42a174bc75f1054611c34f1206966f9064d2f01ba");
 
   Genesis g = ExampleGenesis();
   Result r = VerifyCommit(commit, g, 1, block_hash);
@@ -494,7 +495,7 @@ TEST_CASE("protocol Appendix A.1: block 1 produced by Chain::ProduceBlock", "[pr
   const std::string header_hex = Hx(R"(
 0a10 6b6f6e746f722d6578616d706c652d31
 1001
-18e8d795ffbc31
+1880d095ffbc31
 2220 b619ce83e07b72bd59f3556036738b0be970a1b82753742f8cecfb56f945a6c8
 2a20 2bae93daed0668dcc30678fd523fa8af62aefd1f9807e7c1ed5aeaea369df4e9
 3220 330d85613bbaaaf13af59b05b588ea24befb989a683ecc4d1faaa667babab35d
@@ -509,7 +510,7 @@ TEST_CASE("protocol Appendix A.1: block 1 produced by Chain::ProduceBlock", "[pr
   const v1::BlockHeader& h = ex.block1.block.header;
   CHECK(h.chain_id() == "kontor-example-1");
   CHECK(h.height() == 1);
-  CHECK(h.time_ms() == 1700000001000ull);
+  CHECK(h.time_ms() == 1700000000000ull);  // block 1: the genesis time
   CHECK(HexEncode(h.prev_hash()) == "b619ce83e07b72bd59f3556036738b0be970a1b82753742f8cecfb56f945a6c8");
   CHECK(HexEncode(h.tx_root()) == "2bae93daed0668dcc30678fd523fa8af62aefd1f9807e7c1ed5aeaea369df4e9");
   CHECK(HexEncode(h.state_root()) == "330d85613bbaaaf13af59b05b588ea24befb989a683ecc4d1faaa667babab35d");
@@ -518,17 +519,17 @@ TEST_CASE("protocol Appendix A.1: block 1 produced by Chain::ProduceBlock", "[pr
   CHECK(HexEncode(h.last_commit_hash()) == "0000000000000000000000000000000000000000000000000000000000000000");
   CHECK(h.tx_count() == 1);
 
-  CHECK(ex.block1.block.hash.hex() == "7f8ea4fbdf350c715cd58290dadfed338c7c2bbc9d263990754013b31596d56e");
-  CHECK(BlockHash(block.header()).hex() == "7f8ea4fbdf350c715cd58290dadfed338c7c2bbc9d263990754013b31596d56e");
+  CHECK(ex.block1.block.hash.hex() == "448bda2711fe5d4a44475c900514db49c4a0d92dc49c21cba919221ec419f4a1");
+  CHECK(BlockHash(block.header()).hex() == "448bda2711fe5d4a44475c900514db49c4a0d92dc49c21cba919221ec419f4a1");
 
   // The commit the proposer made is the commit of §9.5.
   CHECK(HexEncode(CanonicalBytes(ex.block1.commit)) == Hx(R"(
-08011a207f8ea4fbdf350c715cd58290dadfed338c7c2bbc9d263990754013b3
-1596d56e22640a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
-43240f7b502ba6591240d0c427839806c6658d5b560581bc8996b8b75eb24ab5
-534683a54ebfbb4301b79e3bb860bca7c26f59330708fe922a8d1606dd3c422e
-78690adb408651f54bb0)"));
-  CHECK(CommitHash(ex.block1.commit).hex() == "057cc74cc9cce5e2e5bea0c2445101c4582670eefbe9fc7ba042c1febfbee4c8");
+08011a20448bda2711fe5d4a44475c900514db49c4a0d92dc49c21cba919221e
+c419f4a1226b0a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
+43240f7b502ba6591240c8ca383770ed7763528569c7949239352c25858d82ab
+520bceeaef4afa0a8124063dcde00093b9270a50cb86e8b82c0283ebb1d0f716
+d9c25c79d8880bca6c3318e8d795ffbc31)"));
+  CHECK(CommitHash(ex.block1.commit).hex() == "aee5263bad1ffdc0364973f42a174bc75f1054611c34f1206966f9064d2f01ba");
 
   // The header rebuilt by hand from the document's field values encodes to the same bytes.
   v1::BlockHeader manual;
@@ -582,35 +583,45 @@ TEST_CASE("protocol Appendix A.2: block 2 (empty) and its commit", "[protocol]")
   CHECK(block.txs_size() == 0);
 
   CHECK(HexEncode(block.header()) == Hx(R"(
-0a106b6f6e746f722d6578616d706c652d31100218d0df95ffbc3122207f8ea4
-fbdf350c715cd58290dadfed338c7c2bbc9d263990754013b31596d56e2a20e3
+0a106b6f6e746f722d6578616d706c652d31100218d0df95ffbc312220448bda
+2711fe5d4a44475c900514db49c4a0d92dc49c21cba919221ec419f4a12a20e3
 b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85532
 20330d85613bbaaaf13af59b05b588ea24befb989a683ecc4d1faaa667babab3
 5d3a2020862699be86839c7bd72e7d6b6858137af85d57b1b01daf51836b6a5f
 e0bbf64220dff1d77f2a671c5f36183726db2341be58feae1da2deced843240f
-7b502ba6594a20057cc74cc9cce5e2e5bea0c2445101c4582670eefbe9fc7ba0
-42c1febfbee4c8)"));
+7b502ba6594a20c18cc2c79c6d5aafa32e7f725612dafd782d22b3ac2beed4d3
+246b34ab31077b)"));
   const v1::BlockHeader& h = ex.block2.block.header;
   CHECK(h.time_ms() == 1700000002000ull);
   CHECK(HexEncode(h.tx_root()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(HexEncode(h.state_root()) == "330d85613bbaaaf13af59b05b588ea24befb989a683ecc4d1faaa667babab35d");
-  CHECK(HexEncode(h.last_commit_hash()) == "057cc74cc9cce5e2e5bea0c2445101c4582670eefbe9fc7ba042c1febfbee4c8");
+  CHECK(HexEncode(h.last_commit_hash()) == "c18cc2c79c6d5aafa32e7f725612dafd782d22b3ac2beed4d3246b34ab31077b");
   CHECK(h.tx_count() == 0);
 
-  CHECK(ex.block2.block.hash.hex() == "48e9bdb87726e9571d0ce3f5c210efff6c87b99fbdfb4387325715f7a29040f5");
+  CHECK(ex.block2.block.hash.hex() == "b9447f14e66b41e630a741e754fc12a4fd9370ca65254c478c4546fe8bff7910");
 
-  // Block 2 carries block 1's commit certificate (§8.1 last_commit), whose hash is in the header.
+  // Block 2 carries a commit certificate for block 1 (§8.1 last_commit), whose hash is in the
+  // header: single-validator production re-signs the precommit for block 1 at 1700000002000
+  // (§10.8), another valid certificate than the one stored with block 1 (§9.3). Its timestamp
+  // is block 2's BFT time.
   REQUIRE(block.has_last_commit());
-  CHECK(CommitHash(block.last_commit()).hex() == "057cc74cc9cce5e2e5bea0c2445101c4582670eefbe9fc7ba042c1febfbee4c8");
+  CHECK(HexEncode(CanonicalBytes(block.last_commit())) == Hx(R"(
+08011a20448bda2711fe5d4a44475c900514db49c4a0d92dc49c21cba919221e
+c419f4a1226b0a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
+43240f7b502ba6591240f5b5a3100dba604b9556b2a9f0fab186449d6b9e153e
+ca5635137fb0ac3f7e8015277acc4398d92474f1ff87a466c9661f2328687195
+a60d20ae6b5d18e3c64518d0df95ffbc31)"));
+  CHECK(block.last_commit().signatures(0).timestamp_ms() == 1700000002000ull);
+  CHECK(CommitHash(block.last_commit()).hex() == "c18cc2c79c6d5aafa32e7f725612dafd782d22b3ac2beed4d3246b34ab31077b");
 
   CHECK(HexEncode(CanonicalBytes(ex.block2.commit)) == Hx(R"(
-08021a2048e9bdb87726e9571d0ce3f5c210efff6c87b99fbdfb4387325715f7
-a29040f522640a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
-43240f7b502ba65912401740a54581f30a55a85eb1587ec68333a28e4a6c2190
-b25b56f4dd7e2bcd46dfe1c58ea6a7d0653313532c6249b19d88dd50e433ef20
-27a6ce77e94b3a6f8e02)"));
-  CHECK(CommitHash(ex.block2.commit).hex() == "9fdddd8c8a4a75a4295cae5d7d761121de77c111e48001b4c0165be458265648");
-  CHECK(ex.chain->tip().hash.hex() == "48e9bdb87726e9571d0ce3f5c210efff6c87b99fbdfb4387325715f7a29040f5");
+08021a20b9447f14e66b41e630a741e754fc12a4fd9370ca65254c478c4546fe
+8bff7910226b0a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
+43240f7b502ba659124088597b9d25cf5ea16756c2ac1b7f76fc8ae9f1efcc0f
+8364653d296caf06692eb5f11c1e9155bdc57ab9cf06a9730a4a0595f8fe440d
+50d8cba0e9a872ebc32d18d1df95ffbc31)"));
+  CHECK(CommitHash(ex.block2.commit).hex() == "7cf219ed326e1fad35383fabbe9c71f20d19cecf808f3c54d47c42f11d0eed4f");
+  CHECK(ex.chain->tip().hash.hex() == "b9447f14e66b41e630a741e754fc12a4fd9370ca65254c478c4546fe8bff7910");
 }
 
 TEST_CASE("protocol Appendix A: a follower chain verifies and accepts the example blocks", "[protocol]") {
@@ -630,7 +641,7 @@ TEST_CASE("protocol Appendix A: a follower chain verifies and accepts the exampl
   block1.set_header(Unhex(R"(
 0a10 6b6f6e746f722d6578616d706c652d31
 1001
-18e8d795ffbc31
+1880d095ffbc31
 2220 b619ce83e07b72bd59f3556036738b0be970a1b82753742f8cecfb56f945a6c8
 2a20 2bae93daed0668dcc30678fd523fa8af62aefd1f9807e7c1ed5aeaea369df4e9
 3220 330d85613bbaaaf13af59b05b588ea24befb989a683ecc4d1faaa667babab35d
@@ -648,39 +659,45 @@ dd308afec5777e13121fa72b9cc1b7cc0139715309b086c960e18fd969774eb8
 0e560cc438a2db90c13d64058ae5f3cdfcacd9a2ae420e66c35786b6d5)"));
   v1::Commit commit1;
   REQUIRE(commit1.ParseFromString(Unhex(R"(
-08011a207f8ea4fbdf350c715cd58290dadfed338c7c2bbc9d263990754013b3
-1596d56e22640a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
-43240f7b502ba6591240d0c427839806c6658d5b560581bc8996b8b75eb24ab5
-534683a54ebfbb4301b79e3bb860bca7c26f59330708fe922a8d1606dd3c422e
-78690adb408651f54bb0)")));
+08011a20448bda2711fe5d4a44475c900514db49c4a0d92dc49c21cba919221e
+c419f4a1226b0a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
+43240f7b502ba6591240c8ca383770ed7763528569c7949239352c25858d82ab
+520bceeaef4afa0a8124063dcde00093b9270a50cb86e8b82c0283ebb1d0f716
+d9c25c79d8880bca6c3318e8d795ffbc31)")));
   Result r = follower->CommitBlock(block1, commit1);
   INFO(r.ToString());
   CHECK(r.ok());
 
   v1::Block block2;
   block2.set_header(Unhex(R"(
-0a106b6f6e746f722d6578616d706c652d31100218d0df95ffbc3122207f8ea4
-fbdf350c715cd58290dadfed338c7c2bbc9d263990754013b31596d56e2a20e3
+0a106b6f6e746f722d6578616d706c652d31100218d0df95ffbc312220448bda
+2711fe5d4a44475c900514db49c4a0d92dc49c21cba919221ec419f4a12a20e3
 b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85532
 20330d85613bbaaaf13af59b05b588ea24befb989a683ecc4d1faaa667babab3
 5d3a2020862699be86839c7bd72e7d6b6858137af85d57b1b01daf51836b6a5f
 e0bbf64220dff1d77f2a671c5f36183726db2341be58feae1da2deced843240f
-7b502ba6594a20057cc74cc9cce5e2e5bea0c2445101c4582670eefbe9fc7ba0
-42c1febfbee4c8)"));
-  *block2.mutable_last_commit() = commit1;
+7b502ba6594a20c18cc2c79c6d5aafa32e7f725612dafd782d22b3ac2beed4d3
+246b34ab31077b)"));
+  // Block 2 carries another certificate for block 1: the precommit re-signed at block 2's time.
+  REQUIRE(block2.mutable_last_commit()->ParseFromString(Unhex(R"(
+08011a20448bda2711fe5d4a44475c900514db49c4a0d92dc49c21cba919221e
+c419f4a1226b0a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
+43240f7b502ba6591240f5b5a3100dba604b9556b2a9f0fab186449d6b9e153e
+ca5635137fb0ac3f7e8015277acc4398d92474f1ff87a466c9661f2328687195
+a60d20ae6b5d18e3c64518d0df95ffbc31)")));
   v1::Commit commit2;
   REQUIRE(commit2.ParseFromString(Unhex(R"(
-08021a2048e9bdb87726e9571d0ce3f5c210efff6c87b99fbdfb4387325715f7
-a29040f522640a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
-43240f7b502ba65912401740a54581f30a55a85eb1587ec68333a28e4a6c2190
-b25b56f4dd7e2bcd46dfe1c58ea6a7d0653313532c6249b19d88dd50e433ef20
-27a6ce77e94b3a6f8e02)")));
+08021a20b9447f14e66b41e630a741e754fc12a4fd9370ca65254c478c4546fe
+8bff7910226b0a20dff1d77f2a671c5f36183726db2341be58feae1da2deced8
+43240f7b502ba659124088597b9d25cf5ea16756c2ac1b7f76fc8ae9f1efcc0f
+8364653d296caf06692eb5f11c1e9155bdc57ab9cf06a9730a4a0595f8fe440d
+50d8cba0e9a872ebc32d18d1df95ffbc31)")));
   r = follower->CommitBlock(block2, commit2);
   INFO(r.ToString());
   CHECK(r.ok());
 
   CHECK(follower->height() == 2);
-  CHECK(follower->tip().hash.hex() == "48e9bdb87726e9571d0ce3f5c210efff6c87b99fbdfb4387325715f7a29040f5");
+  CHECK(follower->tip().hash.hex() == "b9447f14e66b41e630a741e754fc12a4fd9370ca65254c478c4546fe8bff7910");
   CHECK(follower->state().root().hex() == "330d85613bbaaaf13af59b05b588ea24befb989a683ecc4d1faaa667babab35d");
 }
 
