@@ -75,6 +75,13 @@ void StateMachine::StartRound(uint32_t round, Actions& out) {
   out.push_back(action::ScheduleTimeout{Step::kPropose, height_, round, timeouts_.For(Step::kPropose, round)});
 }
 
+// Any message of the height ends the idle wait of round 0: others are at work.
+void StateMachine::WakeOnMessage(Actions& out) {
+  if (active_) return;
+  active_ = true;
+  if (round_ == 0 && step_ == Step::kPropose) StartRound(0, out);
+}
+
 bool StateMachine::Admit(uint32_t round, uint32_t validator) {
   if (round <= round_ + 1 || rounds_.count(round)) return true;
   auto& opened = future_rounds_[validator];
@@ -110,10 +117,7 @@ Actions StateMachine::OnProposal(const Proposal& p) {
   if (r.proposal) return out;  // the first one counts; a second is the proposer's fault
   r.proposal = p;
   Touch(r, p.proposer);
-  if (!active_) {
-    active_ = true;
-    if (round_ == 0 && step_ == Step::kPropose) StartRound(0, out);
-  }
+  WakeOnMessage(out);
   Evaluate(out);
   return out;
 }
@@ -155,10 +159,7 @@ Actions StateMachine::OnVote(const Vote& v) {
   tally.power_for[v.block] += power;
   tally.power += power;
   Touch(r, v.validator);
-  if (!active_) {
-    active_ = true;
-    if (round_ == 0 && step_ == Step::kPropose) StartRound(0, out);
-  }
+  WakeOnMessage(out);
   Evaluate(out);
   return out;
 }

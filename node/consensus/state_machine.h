@@ -115,6 +115,7 @@ class StateMachine {
   std::optional<bool> Validity(const Hash256& block) const;
   Actions Buffer(const Proposal* p, const Vote* v);
   void Touch(Round& r, uint32_t validator);
+  void WakeOnMessage(Actions& out);
 
   const ValidatorSet& validators_;
   const std::optional<uint32_t> self_;
