@@ -25,6 +25,8 @@ Hash256 VoteMessage(std::string_view chain_id, uint64_t height, uint32_t round, 
 
 Hash256 CommitHash(const v1::Commit& commit) { return TaggedHash(tags::kCommit, CanonicalBytes(commit)); }
 
+Hash256 ProposalMessage(const v1::Proposal& proposal) { return TaggedHash(tags::kProposal, CanonicalBytes(proposal)); }
+
 Result VerifyCommit(const v1::Commit& commit, const Genesis& genesis, uint64_t height, const Hash256& block_hash) {
   auto bad = [&](const std::string& what) {
     return Result(Code::kBadCommit, "commit for height " + std::to_string(height) + ": " + what);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kontor/v1/block.pb.h"
+#include "kontor/v1/consensus.pb.h"
 #include "ledger/bytes.h"
 #include "ledger/genesis.h"
 #include "ledger/keys.h"
@@ -24,6 +25,8 @@ Hash256 BlockHash(std::string_view header_bytes);
 Hash256 VoteMessage(std::string_view chain_id, uint64_t height, uint32_t round, v1::VoteType type,
                     const std::optional<Hash256>& block_hash, uint64_t timestamp_ms);
 Hash256 CommitHash(const v1::Commit& commit);
+// What a proposer signs: tagged_hash("kontor/proposal", canonical Proposal bytes).
+Hash256 ProposalMessage(const v1::Proposal& proposal);
 
 // Checks a commit certificate for block `block_hash` at `height` against the genesis validator
 // set: signatures sorted by validator, each a known validator, each a valid precommit

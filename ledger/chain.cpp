@@ -255,6 +255,16 @@ Result Chain::ProposeNext(const std::vector<std::string_view>& candidates, uint6
   return executor_->ProposeBlock(candidates, time_ms, proposer, tip_, state_, random, executed, rejected);
 }
 
+Result Chain::BuildNext(const std::vector<std::string_view>& candidates, const v1::Commit& last_commit,
+                        const PublicKey& proposer, ExecutedBlock* executed, std::vector<RejectedTx>* rejected) {
+  return executor_->BuildBlock(candidates, last_commit, proposer, tip_, state_, executed, rejected);
+}
+
+Result Chain::ExecuteProposal(const v1::Block& block, ExecutedBlock* executed) {
+  KONTOR_RETURN_IF_ERROR(executor_->VerifyProposed(block, executed));
+  return executor_->ExecuteVerified(tip_, state_, executed);
+}
+
 Result Chain::ProduceBlock(const std::vector<std::string_view>& candidates, uint64_t time_ms, const PrivateKey& proposer,
                            RandomSource& random, ExecutedBlock* produced, std::vector<RejectedTx>* rejected) {
   ExecutedBlock executed;

@@ -87,6 +87,15 @@ class Chain {
   // result is committed (CommitExecuted) or dropped.
   Result ProposeNext(const std::vector<std::string_view>& candidates, uint64_t time_ms, const PrivateKey& proposer,
                      RandomSource& random, ExecutedBlock* executed, std::vector<RejectedTx>* rejected);
+  // Consensus: builds the next block for `proposer` from candidates, carrying `last_commit` (a
+  // certificate for the tip; its BFT time is the block's), without committing it. Like
+  // ProposeNext, only reads the chain.
+  Result BuildNext(const std::vector<std::string_view>& candidates, const v1::Commit& last_commit,
+                   const PublicKey& proposer, ExecutedBlock* executed, std::vector<RejectedTx>* rejected);
+  // Consensus: checks a proposed next block (everything but its own certificate, which does not
+  // exist yet) and executes it against the tip, without committing it. Commit it with
+  // CommitExecuted once its certificate is set.
+  Result ExecuteProposal(const v1::Block& block, ExecutedBlock* executed);
   // Single-validator block production: propose from candidates, then commit.
   Result ProduceBlock(const std::vector<std::string_view>& candidates, uint64_t time_ms, const PrivateKey& proposer,
                       RandomSource& random, ExecutedBlock* produced, std::vector<RejectedTx>* rejected);

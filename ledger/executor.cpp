@@ -149,11 +149,23 @@ Result Executor::ExecuteBlock(const v1::Block& block, const v1::Commit& commit, 
 }
 
 Result Executor::VerifyStateless(v1::Block block, const v1::Commit& commit, ExecutedBlock* out) {
+  return VerifyStatelessImpl(std::move(block), &commit, out);
+}
+
+Result Executor::VerifyProposed(v1::Block block, ExecutedBlock* out) {
+  return VerifyStatelessImpl(std::move(block), nullptr, out);
+}
+
+Result Executor::VerifyStatelessImpl(v1::Block block, const v1::Commit* commit, ExecutedBlock* out) {
   DecodedBlock& decoded = out->block;
   KONTOR_RETURN_IF_ERROR(DecodeBlockHeader(std::move(block), genesis_, &decoded));
   const v1::BlockHeader& h = decoded.header;
-  KONTOR_RETURN_IF_ERROR(VerifyCommit(commit, genesis_, h.height(), decoded.hash));
-  out->commit = commit;
+  if (commit) {
+    KONTOR_RETURN_IF_ERROR(VerifyCommit(*commit, genesis_, h.height(), decoded.hash));
+    out->commit = *commit;
+  } else {
+    out->commit.Clear();
+  }
   // The parent's certificate travels in the block; check it against the header here (it needs
   // no state), and its link to the actual parent (prev_hash) in CheckHeader.
   const v1::Block& b = decoded.block;

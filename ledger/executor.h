@@ -92,6 +92,9 @@ class Executor {
   // decoding, commit certificate, decoding and signatures of every tx (in parallel on the
   // pool), tx root. Fills out->block and out->commit.
   Result VerifyStateless(v1::Block block, const v1::Commit& commit, ExecutedBlock* out);
+  // The same for a proposed block, which has no certificate of its own yet (consensus decides
+  // it): every check but its commit's. out->commit stays empty.
+  Result VerifyProposed(v1::Block block, ExecutedBlock* out);
   // Stage 2, serial: links to the parent, execution, invariants, state root.
   // REQUIRES: VerifyStateless(…, out) succeeded. Does not use the pool.
   Result ExecuteVerified(const ParentInfo& parent, const State& state, ExecutedBlock* out);
@@ -115,6 +118,7 @@ class Executor {
 
  private:
   Result CheckHeader(const DecodedBlock& block, const ParentInfo& parent) const;
+  Result VerifyStatelessImpl(v1::Block block, const v1::Commit* commit, ExecutedBlock* out);  // commit null: proposed
 
   const Genesis& genesis_;
   Application& app_;

@@ -17,6 +17,7 @@ inline constexpr std::string_view kTx = "kontor/tx";
 inline constexpr std::string_view kBlock = "kontor/block";
 inline constexpr std::string_view kVote = "kontor/vote";
 inline constexpr std::string_view kCommit = "kontor/commit";
+inline constexpr std::string_view kProposal = "kontor/proposal";
 inline constexpr std::string_view kGenesis = "kontor/genesis";
 inline constexpr std::string_view kValidators = "kontor/validators";
 inline constexpr std::string_view kStateKey = "kontor/state/key";

@@ -1048,7 +1048,8 @@ TEST_CASE("consensus: an equivocator's second vote counts for the round's propos
     Actions acts = n.sm.OnVote(Precommit(1, 0, Block("A"), 2));
     CHECK(Describe(acts) == Lines{"Decide h1 r0 A by 1,2,3"});
     REQUIRE(CountOf<action::Decide>(acts) == 1);
-    for (const Vote& v : Find<action::Decide>(acts)[0].precommits) CHECK(v.block == Block("A"));
+    const action::Decide decided = Find<action::Decide>(acts)[0];
+    for (const Vote& v : decided.precommits) CHECK(v.block == Block("A"));
   }
   SECTION("precommits: the decision is sorted by validator with a low-index equivocator") {
     Four n;

@@ -180,6 +180,7 @@ TEST_CASE("protocol §2.2: SHA256 of every tag, and TH follows §2.1", "[protoco
       {"kontor/block", tags::kBlock, "65bfe1a5b85d9e0f0a5c3e5287ee7af2bb7ddb44a3d7b5d9dc41f4bbb5f7636b"},
       {"kontor/vote", tags::kVote, "848b08f0f7c04fc486b7c5ca57dea80247c418676f04d397e4b76d3217f9d16e"},
       {"kontor/commit", tags::kCommit, "20be8ee0c588fa6355cec2e766f732f336295f651f5d4488f7120880d2ca2e23"},
+      {"kontor/proposal", tags::kProposal, "9f5f5f7215ec97c4590c9fe5d1d418057f5dd2d3e18ae69967c3229317d21b7b"},
       {"kontor/genesis", tags::kGenesis, "355d11ef15091f88a267b1497c8623c5d32b8443b1a333f12bd8538fbfaf1c6e"},
       {"kontor/validators", tags::kValidators, "040df0d352e0db5efe6174e4e472e38b6fc5bc670782db01c70b48f3f8e3efe7"},
       {"kontor/state/key", tags::kStateKey, "17942511e0cc0bcaaffcbf8e3d69da738dbdaffa3967581602659f4a325aebed"},
