@@ -263,7 +263,7 @@ TEST_CASE("engine: a tx given to every validator commits once, with the same sta
   }
 }
 
-TEST_CASE("engine: with one of four offline the chain goes on; with two it halts without forking", "[engine]") {
+TEST_CASE("engine: with one of four offline the chain goes on, with two it halts without forking", "[engine]") {
   Cluster c(4);
   REQUIRE(c.Run([&] { return c.AllAt(2); }));
   c.offline[3] = true;
