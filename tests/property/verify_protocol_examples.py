@@ -34,7 +34,7 @@ labelled value it needs is missing or malformed) and checks:
 
 Run: cd tests/property && /usr/bin/python3 -m pytest -q verify_protocol_examples.py
 Environment: KONTOR_PROTOCOL_MD (default docs/protocol.md), KONTOR_BIP340_CSV (default: the first
-of /work/shared/vectors/bip340-test-vectors.csv and tests/data/bip340-test-vectors.csv that exists).
+of tests/data/bip340-test-vectors.csv and /work/shared/vectors/bip340-test-vectors.csv that exists).
 """
 import csv
 import hashlib
@@ -47,9 +47,11 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PROTOCOL_MD = pathlib.Path(os.environ.get("KONTOR_PROTOCOL_MD", ROOT / "docs" / "protocol.md"))
+# The repository's copy (tests/data/VECTORS.md says where it comes from); the shared checked copy
+# only where a checkout lacks it.
 BIP340_CANDIDATES = [
-    pathlib.Path("/work/shared/vectors/bip340-test-vectors.csv"),
     ROOT / "tests" / "data" / "bip340-test-vectors.csv",
+    pathlib.Path("/work/shared/vectors/bip340-test-vectors.csv"),
 ]
 
 VOTE_TYPE_PRECOMMIT = 2
