@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kontor/v1/block.pb.h"
+#include "kontor/v1/consensus.pb.h"
 #include "kontor/v1/node.pb.h"
 #include "kontor/v1/state.pb.h"
 #include "kontor/v1/tx.pb.h"
@@ -21,6 +22,7 @@ int main() {
   using namespace kontor;
   (void)v1::Tx::descriptor();
   (void)v1::Block::descriptor();
+  (void)v1::ConsensusMessage::descriptor();
   (void)v1::Account::descriptor();
   (void)v1::GetStatusResponse::descriptor();
   std::ios::sync_with_stdio(false);
