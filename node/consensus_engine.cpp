@@ -20,6 +20,7 @@ namespace {
 // Blocks kept for the current and the next height: a few per round is plenty; beyond it the
 // proposals that fill the table are a flood.
 constexpr size_t kBlocksMax = 64;
+constexpr size_t kBlocksPerProposerMax = 4;  // this height's and the next, over the rounds kept
 
 v1::VoteType WireType(VoteKind k) {
   return k == VoteKind::kPrevote ? v1::VOTE_TYPE_PREVOTE : v1::VOTE_TYPE_PRECOMMIT;
@@ -189,17 +190,26 @@ Result ConsensusEngine::OnProposal(const v1::ProposalWithBlock& m) {
   v1::BlockHeader h;
   if (!h.ParseFromString(m.block().header()) || h.height() != p.height() || h.time_ms() != p.timestamp_ms())
     return Bad("the block's header does not match the proposal (height, time)");
+  if (p.has_pol_round() && p.pol_round() >= p.round()) return Bad("pol_round must be below the round");
   const uint64_t height = sm_->height();
   if (p.height() != height && p.height() != height + 1) return Result::Ok();  // stale or far ahead: ignored
   if (!blocks_.count(hash)) {
+    // A proposer proposes in at most a few rounds per height that this node keeps (the state
+    // machine keeps two rounds ahead per validator): more blocks from one proposer are a flood.
+    size_t from_proposer = 0;
+    for (const auto& [h, c] : blocks_) from_proposer += c.proposer == *index ? 1 : 0;
+    if (from_proposer >= kBlocksPerProposerMax)
+      return {Code::kTooLarge, "proposer " + EncodeAddress(key) + " already has " + std::to_string(from_proposer) +
+                                   " candidate blocks at this height"};
     if (blocks_.size() >= kBlocksMax) return {Code::kTooLarge, "too many candidate blocks at this height"};
-    blocks_[hash].block = m.block();
+    Candidate& c = blocks_[hash];
+    c.block = m.block();
+    c.proposer = *index;
   }
   Actions actions;
   if (p.height() == height) actions = Judge(hash);
   consensus::Proposal proposal{p.height(), p.round(), p.has_pol_round() ? static_cast<int32_t>(p.pol_round()) : consensus::kNoRound,
                                hash, p.timestamp_ms(), *index, m.proposal().signature()};
-  if (p.has_pol_round() && p.pol_round() >= p.round()) return Bad("pol_round must be below the round");
   Actions more = sm_->OnProposal(proposal);
   actions.insert(actions.end(), more.begin(), more.end());
   Apply(std::move(actions));
@@ -270,6 +280,7 @@ Actions ConsensusEngine::Do(const action::Propose& a) {
     hash = built.block.hash;
     Candidate& c = blocks_[hash];
     c.block = built.block.block;
+    c.proposer = *set_.IndexOf(key_->public_key());
     c.rejected = std::move(rejected);
     c.executed = std::move(built);
     c.judged = true;

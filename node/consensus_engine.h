@@ -74,6 +74,7 @@ class ConsensusEngine {
     std::optional<ExecutedBlock> executed;  // set once checked and valid against this height
     std::vector<RejectedTx> rejected;       // when this node built it
     bool judged = false;
+    uint32_t proposer = UINT32_MAX;         // who proposed it (UINT32_MAX: came with a certificate)
   };
 
   ConsensusEngine(const EngineOptions& options, Chain& chain, const PrivateKey* key, SignGuard* guard, EngineHost& host)

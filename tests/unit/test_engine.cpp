@@ -312,3 +312,48 @@ TEST_CASE("engine: a validator restarted mid-height (state machine lost) never s
   CheckAgreement(c);
   for (auto& member : c.members) CHECK(member->evidence.empty());
 }
+
+TEST_CASE("engine: one proposer's blocks at a height are bounded, and bad proposals are refused", "[engine]") {
+  Cluster c(4);
+  Member& target = *c.members[0];
+  // Validator 1 proposes rounds 0, 4, 8, ... of height 1 (equal powers: (height + round) mod 4).
+  auto proposal = [&](uint32_t round, uint64_t amount, size_t signer = 1) {
+    std::vector<std::string> txs{c.Transfer(0, amount)};
+    std::vector<std::string_view> views(txs.begin(), txs.end());
+    ExecutedBlock built;
+    std::vector<RejectedTx> rejected;
+    REQUIRE(c.members[1]->chain->BuildNext(views, v1::Commit(), c.keys[1].public_key(), &built, &rejected).ok());
+    v1::ConsensusMessage m;
+    v1::Proposal* p = m.mutable_proposal()->mutable_proposal()->mutable_proposal();
+    p->set_chain_id(c.genesis.chain_id);
+    p->set_height(1);
+    p->set_round(round);
+    p->set_block_hash(built.block.hash.bytes());
+    p->set_timestamp_ms(built.block.header.time_ms());
+    SeededRandom random(round);
+    Signature64 sig = c.keys[signer].Sign(ProposalMessage(*p), random.Array<32>());
+    m.mutable_proposal()->mutable_proposal()->set_proposer(c.keys[signer].public_key().bytes());
+    m.mutable_proposal()->mutable_proposal()->set_signature(std::string(reinterpret_cast<const char*>(sig.data()), 64));
+    *m.mutable_proposal()->mutable_block() = built.block.block;
+    return m;
+  };
+  for (uint32_t i = 0; i < 4; ++i) {
+    Result r = target.engine->OnMessage(proposal(4 * i, 100 + i));
+    INFO(r.ToString());
+    CHECK(r.ok());
+  }
+  Result flood = target.engine->OnMessage(proposal(16, 200));
+  CHECK(flood.code() == Code::kTooLarge);
+  CHECK_THAT(flood.message(), Catch::Contains("already has 4 candidate blocks"));
+  // Not the round's proposer (validator 2 signs round 0's), a damaged signature, another chain.
+  CHECK(target.engine->OnMessage(proposal(0, 300, 2)).code() == Code::kNotAuthorized);
+  v1::ConsensusMessage damaged = proposal(0, 301);
+  damaged.mutable_proposal()->mutable_proposal()->mutable_signature()->at(7) ^= 1;
+  CHECK(target.engine->OnMessage(damaged).code() == Code::kBadSignature);
+  v1::ConsensusMessage other = proposal(0, 302);
+  other.mutable_proposal()->mutable_proposal()->mutable_proposal()->set_chain_id("other");
+  CHECK(target.engine->OnMessage(other).code() == Code::kWrongChain);
+  v1::ConsensusMessage swapped = proposal(0, 303);
+  *swapped.mutable_proposal()->mutable_block() = proposal(4, 304).proposal().block();
+  CHECK(target.engine->OnMessage(swapped).code() == Code::kBadField);
+}
