@@ -1,6 +1,7 @@
 // kontord: the Kontor node daemon.
 //   kontord init  --home DIR [--dev]     create a node home (config, genesis, encrypted node key)
 //   kontord start --home DIR             run the node until SIGINT/SIGTERM
+//   kontord genesis …                    build a genesis with several validators (node/genesis_edit.h)
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 
 #include "ledger/codec.h"
 #include "ledger/bech32m.h"
+#include "node/genesis_edit.h"
 #include "node/grpc_service.h"
 #include "node/home.h"
 #include "node/http_server.h"
@@ -176,7 +178,46 @@ int main(int argc, char** argv) {
                  "in an initialised home whose chain has no block yet: adopt the edited genesis.json (pin its hash and "
                  "recreate the store at it)");
 
+  auto* genesis = app.add_subcommand(
+      "genesis",
+      "build a genesis with several validators before the first block: add validators and balances to this home's\n"
+      "genesis.json, then share the file; each operator copies it into its home and runs `kontord init --adopt-genesis`");
+  genesis->require_subcommand(1);
+  std::string g_address, g_name, g_asset;
+  uint64_t g_power = 1, g_amount = 0;
+  auto* add_validator = genesis->add_subcommand("add-validator", "add a validator (the address `kontord init` printed)");
+  add_validator->add_option("address", g_address, "the validator's kx1… address")->required();
+  add_validator->add_option("--power", g_power, "voting power, at least 1")->capture_default_str();
+  add_validator->add_option("--name", g_name, "a name for it (shown by `genesis show`)");
+  auto* remove_validator = genesis->add_subcommand("remove-validator", "remove a validator");
+  remove_validator->add_option("address", g_address, "the validator's kx1… address")->required();
+  auto* add_balance = genesis->add_subcommand("add-balance", "fund an account at genesis (added to what it has)");
+  add_balance->add_option("address", g_address, "the account's kx1… address")->required();
+  add_balance->add_option("asset", g_asset, "asset symbol, one the genesis defines")->required();
+  add_balance->add_option("amount", g_amount, "amount in the asset's smallest unit")->required();
+  auto* show = genesis->add_subcommand("show", "print the genesis: chain id, hash, validators, assets (JSON)");
+
   CLI11_PARSE(app, argc, argv);
+  if (genesis->parsed()) {
+    Genesis edited;
+    Result r;
+    if (add_validator->parsed()) {
+      r = GenesisAddValidator(home, g_address, g_power, g_name, &edited);
+    } else if (remove_validator->parsed()) {
+      r = GenesisRemoveValidator(home, g_address, &edited);
+    } else if (add_balance->parsed()) {
+      r = GenesisAddBalance(home, g_address, g_asset, g_amount, &edited);
+    } else if (show->parsed()) {
+      r = LoadGenesisFile(home, &edited);
+    }
+    if (!r.ok()) return Fail(r.ToString());
+    std::printf("%s\n", GenesisSummary(edited).c_str());
+    if (!show->parsed()) {
+      std::fprintf(stderr, "wrote %s/genesis.json; run `kontord init --home %s --adopt-genesis` before the first start\n",
+                   home.c_str(), home.c_str());
+    }
+    return 0;
+  }
   if (init->parsed() && adopt_genesis) {
     Hash256 genesis_hash;
     if (Result r = AdoptGenesis(home, &genesis_hash); !r.ok()) return Fail(r.message());
