@@ -1,7 +1,6 @@
 #include "node/consensus_engine.h"
 
 #include <algorithm>
-#include <deque>
 
 #include "ledger/bech32m.h"
 #include "ledger/bft_time.h"
@@ -257,13 +256,7 @@ Actions ConsensusEngine::Judge(const Hash256& hash) {
 }
 
 void ConsensusEngine::Apply(Actions actions) {
-  std::deque<consensus::Action> todo(std::make_move_iterator(actions.begin()), std::make_move_iterator(actions.end()));
-  while (!todo.empty()) {
-    consensus::Action a = std::move(todo.front());
-    todo.pop_front();
-    Actions more = std::visit([&](auto& act) { return Do(act); }, a);
-    for (auto& m : more) todo.push_back(std::move(m));
-  }
+  consensus::RunActions(std::move(actions), [&](consensus::Action& a) { return std::visit([&](auto& act) { return Do(act); }, a); });
 }
 
 Actions ConsensusEngine::Do(const action::Propose& a) {

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <variant>
@@ -102,6 +104,19 @@ struct RequestBlock {
 using Action = std::variant<action::Propose, action::CastVote, action::ScheduleTimeout, action::Decide,
                             action::Evidence, action::RequestBlock>;
 using Actions = std::vector<Action>;
+
+// Carries out `actions` in order with `step`, which returns the actions an action caused (a
+// driver hands its own votes back to the state machine); those run after the ones queued
+// before them. Stops early when `keep_going` (if given) turns false.
+template <class Step, class KeepGoing = bool (*)()>
+void RunActions(Actions actions, Step&& step, KeepGoing keep_going = [] { return true; }) {
+  std::deque<Action> todo(std::make_move_iterator(actions.begin()), std::make_move_iterator(actions.end()));
+  while (!todo.empty() && keep_going()) {
+    Action a = std::move(todo.front());
+    todo.pop_front();
+    for (Action& more : step(a)) todo.push_back(std::move(more));
+  }
+}
 
 // Timeouts grow linearly with the round (Algorithm 1's timeoutX(r)).
 struct TimeoutParams {

@@ -463,13 +463,9 @@ class Sim {
   }
 
   void Apply(SimNode& n, Actions actions) {
-    std::deque<Action> todo(std::make_move_iterator(actions.begin()), std::make_move_iterator(actions.end()));
-    while (!todo.empty() && failure_.empty()) {
-      Action a = std::move(todo.front());
-      todo.pop_front();
-      Actions more = std::visit([&](auto& act) { return Do(n, act); }, a);
-      for (Action& m : more) todo.push_back(std::move(m));
-    }
+    consensus::RunActions(
+        std::move(actions), [&](Action& a) { return std::visit([&](auto& act) { return Do(n, act); }, a); },
+        [&] { return failure_.empty(); });
   }
 
   BlockPtr Build(SimNode& n, uint64_t height, uint32_t round) {
